@@ -1,0 +1,69 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// OpenCV's headers live outside the default search path on Debian (`libopencv-*-dev`).
+let openCVInclude = "-I/usr/include/opencv4"
+
+let package = Package(
+    name: "EmotionRecognition",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "er-coordinator", targets: ["Coordinator"]),
+        .executable(name: "er-audio-worker", targets: ["AudioWorker"]),
+        .executable(name: "er-video-worker", targets: ["VideoWorker"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C libraries, each behind one Swift module.
+        .systemLibrary(name: "CFFmpeg", path: "Sources/CFFmpeg", pkgConfig: "libavformat"),
+        .target(
+            name: "CVBridge",
+            cxxSettings: [.unsafeFlags([openCVInclude, "-O2"])],
+            linkerSettings: [
+                .linkedLibrary("opencv_core"), .linkedLibrary("opencv_imgproc"),
+                .linkedLibrary("opencv_objdetect"), .linkedLibrary("opencv_dnn"),
+                .linkedLibrary("opencv_imgcodecs"), .linkedLibrary("stdc++"),
+            ]
+        ),
+
+        // Swift wrappers and pure logic.
+        .target(name: "Emotion"),
+        .target(name: "Media", dependencies: ["CFFmpeg"]),
+        .target(name: "Vision", dependencies: ["CVBridge"]),
+        .target(
+            name: "Analysis",
+            dependencies: ["Emotion", "Media", "Vision", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "CommandSupport",
+            dependencies: [
+                "Analysis", "Emotion", "Media",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Executables: thin shells over the modules above.
+        .executableTarget(
+            name: "Coordinator",
+            dependencies: ["CommandSupport", "Analysis", "Emotion", "Media", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "AudioWorker",
+            dependencies: ["CommandSupport", "Analysis", "Emotion", "Media", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "VideoWorker",
+            dependencies: ["CommandSupport", "Analysis", "Emotion", "Media", "Vision", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
+        .testTarget(name: "EmotionTests", dependencies: ["Emotion"]),
+        .testTarget(name: "MediaTests", dependencies: ["Media"]),
+        .testTarget(name: "VisionTests", dependencies: ["Vision"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Emotion", "Media", "Vision"], resources: [.copy("Fixtures")]),
+    ],
+    swiftLanguageModes: [.v6]
+)

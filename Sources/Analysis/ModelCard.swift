@@ -1,0 +1,66 @@
+import Emotion
+import Foundation
+
+/// The machine-readable part of a model card (`Models/<name>.json`): what the model is, how to feed it,
+/// how its labels map to the canonical ones, and its fusion weight.
+public struct ModelCard: Sendable, Codable, Equatable {
+    /// Which stream a model serves.
+    public enum Task: String, Sendable, Codable {
+        case speech, face
+    }
+
+    public var schema: Int
+    /// Model name, e.g. `ser-cnn-v1`.
+    public var name: String
+    public var task: Task
+    /// ONNX file name, relative to the card.
+    public var onnx: String
+    /// SHA-256 of the ONNX file, as written by the training code.
+    public var sha256: String
+    /// Output labels in order.
+    public var labels: [String]
+    /// Each label's canonical label name.
+    public var canonical: [String: String]
+    /// Front-end or preprocessing parameters (all numeric).
+    public var input: [String: Double]
+    /// Weight of this stream in late fusion.
+    public var fusionWeight: Double
+
+    enum CodingKeys: String, CodingKey {
+        case schema, name, task, onnx, sha256, labels, canonical, input, fusionWeight = "fusion_weight"
+    }
+
+    /// A short identifier for result rows: the name and the first 12 hex digits of the hash.
+    public var identifier: String { "\(name)@\(sha256.prefix(12))" }
+
+    /// The label mapping as canonical labels; throws if a label maps to something unknown.
+    public func canonicalMapping() throws(AnalysisError) -> [String: EmotionLabel] {
+        var mapping: [String: EmotionLabel] = [:]
+        for label in labels {
+            guard let name = canonical[label], let target = EmotionLabel(rawValue: name) else {
+                throw AnalysisError(.invalidModelCard, reason: "\(self.name): label '\(label)' has no canonical mapping")
+            }
+            mapping[label] = target
+        }
+        return mapping
+    }
+
+    /// A required numeric input parameter.
+    func parameter(_ key: String) throws(AnalysisError) -> Double {
+        guard let value = input[key] else {
+            throw AnalysisError(.invalidModelCard, reason: "\(name): input parameter '\(key)' is missing")
+        }
+        return value
+    }
+
+    /// Loads `<directory>/<file>`.
+    public static func load(_ file: String, in directory: URL) throws(AnalysisError) -> ModelCard {
+        let url = directory.appendingPathComponent(file)
+        do {
+            let data = try Data(contentsOf: url)
+            return try JSONDecoder().decode(ModelCard.self, from: data)
+        } catch {
+            throw AnalysisError(.invalidModelCard, reason: "\(url.path): \(error)")
+        }
+    }
+}

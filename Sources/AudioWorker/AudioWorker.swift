@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct AudioWorker: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "er-audio-worker",
+        abstract: "Speech emotion recognition on audio tracks.",
+        version: "0.1.0",
+        subcommands: [Evaluate.self]
+    )
+}

@@ -1,0 +1,46 @@
+import Analysis
+import ArgumentParser
+import CommandSupport
+import Emotion
+import Foundation
+import Media
+
+extension AudioWorker {
+    /// Scores the speech model on RAVDESS-named files through the production decoding and inference.
+    struct Evaluate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Score the speech model on every RAVDESS-named audio or video file under a folder (label from the name)."
+        )
+
+        @Argument(help: "Folder to search recursively.")
+        var directory: String
+
+        @Option(name: .customLong("protocol"), help: "Scoring protocol: \(EvaluationProtocol.allCases.map(\.rawValue).joined(separator: ", ")).")
+        var evaluationProtocol: EvaluationProtocol = .canonical
+
+        @Flag(help: "Print the report as JSON.")
+        var json = false
+
+        @OptionGroup var models: ModelOptions
+
+        func run() async throws {
+            let recognizer = try SpeechEmotionRecognizer(modelsDirectory: try models.resolve())
+            let files = LabelledFiles.ravdess(under: URL(fileURLWithPath: directory),
+                                              extensions: ["wav", "flac", "mp3", "m4a", "aac", "ogg", "mp4", "mov", "mkv", "avi"])
+            guard !files.isEmpty else { throw ValidationError("no RAVDESS-named audio or video files under \(directory)") }
+            var evaluation = Evaluation(evaluationProtocol)
+            for (path, name) in files {
+                guard let truth = evaluationProtocol.truth(name.emotion) else { continue }
+                do {
+                    let prediction = try recognizer.analyze(MediaSource(path)).prediction
+                    evaluation.record(truth: truth, predicted: evaluationProtocol.prediction(prediction, mapping: recognizer.mapping))
+                } catch {
+                    evaluation.recordFailure(path, StreamFailure(error))
+                }
+            }
+            let report = evaluation.report
+            print(json ? ReportPrinter.jsonLine(report)
+                  : ReportPrinter.text(report, title: "\(recognizer.card.identifier) on \(directory) (\(evaluationProtocol.rawValue))"))
+        }
+    }
+}

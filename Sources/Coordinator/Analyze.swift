@@ -1,0 +1,112 @@
+import Analysis
+import ArgumentParser
+import CommandSupport
+import Emotion
+import Foundation
+import Media
+
+extension Coordinator {
+    /// Both streams and fusion in process, no broker or database: the quick way to look at a few files.
+    struct Analyze: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Analyse files in process (no broker, no database) and print audio, video and fused emotions."
+        )
+
+        @Argument(help: "Media files (local paths or http(s) URLs).")
+        var files: [String]
+
+        @Flag(help: "Print one JSON object per file instead of a table.")
+        var json = false
+
+        @OptionGroup var models: ModelOptions
+        @OptionGroup var sampling: SamplingOptions
+
+        func run() async throws {
+            let analyzer = try ClipAnalyzer(modelsDirectory: try models.resolve(), sampling: sampling.sampling)
+            var rows: [[String]] = []
+            var failed = 0
+            for file in files {
+                let result = analyzer.analyze(MediaSource(file))
+                if result.fused == nil { failed += 1 }
+                if json {
+                    print(ReportPrinter.jsonLine(AnalyzeLine(result)))
+                } else {
+                    rows.append(Self.row(result))
+                }
+            }
+            if !json {
+                print(ReportPrinter.table(
+                    header: ["file", "audio", "video", "fused", "frames/faces"],
+                    rows: rows
+                ))
+                print("audio weight \(analyzer.fusion.audioWeight) (\(analyzer.speech.card.identifier)), "
+                      + "video weight \(analyzer.fusion.videoWeight) (\(analyzer.face.card.identifier))")
+            }
+            if failed > 0 { throw ExitCode(1) }
+        }
+
+        static func row(_ result: ClipAnalysis) -> [String] {
+            func describe(_ prediction: StreamPrediction?, _ failure: StreamFailure?) -> String {
+                if let prediction { return String(format: "%@ %.2f", prediction.label.rawValue, prediction.confidence) }
+                return "- (\(failure?.code ?? "none"))"
+            }
+            let fused: String
+            if let value = result.fused {
+                fused = String(format: "%@ %.2f", value.label.rawValue, value.confidence)
+                    + (value.basis == .both ? "" : " [\(value.basis.rawValue)]")
+            } else {
+                fused = "FAILED: \(result.failure?.description ?? "no stream")"
+            }
+            let frames = result.video.map { "\($0.framesSampled)/\($0.facesFound)" } ?? "-"
+            return [(result.source as NSString).lastPathComponent, describe(result.audio?.prediction, result.audioFailure),
+                    describe(result.video?.prediction, result.videoFailure), fused, frames]
+        }
+    }
+}
+
+/// The JSON shape of one `analyze --json` line.
+struct AnalyzeLine: Encodable {
+    struct Stream: Encodable {
+        var label: String?
+        var confidence: Float?
+        var probabilities: [String: Float]?
+        var error: StreamFailure?
+    }
+    struct Fused: Encodable {
+        var label: String
+        var confidence: Float
+        var basis: String
+        var probabilities: [String: Float]
+    }
+
+    var file: String
+    var audio: Stream
+    var video: Stream
+    var fused: Fused?
+    var error: StreamFailure?
+    var framesSampled: Int?
+    var facesFound: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case file, audio, video, fused, error, framesSampled = "frames_sampled", facesFound = "faces_found"
+    }
+
+    init(_ result: ClipAnalysis) {
+        func named(_ probabilities: [Float]) -> [String: Float] {
+            Dictionary(uniqueKeysWithValues: zip(EmotionLabel.allCases.map(\.rawValue), probabilities))
+        }
+        func stream(_ prediction: StreamPrediction?, _ failure: StreamFailure?) -> Stream {
+            guard let prediction else { return Stream(error: failure) }
+            return Stream(label: prediction.label.rawValue, confidence: prediction.confidence,
+                          probabilities: named(prediction.probabilities))
+        }
+        file = result.source
+        audio = stream(result.audio?.prediction, result.audioFailure)
+        video = stream(result.video?.prediction, result.videoFailure)
+        fused = result.fused.map { Fused(label: $0.label.rawValue, confidence: $0.confidence, basis: $0.basis.rawValue,
+                                         probabilities: named($0.probabilities)) }
+        error = result.failure
+        framesSampled = result.video?.framesSampled
+        facesFound = result.video?.facesFound
+    }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct Coordinator: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "er-coordinator",
+        abstract: "Finds clips, analyses them and reports their emotions.",
+        version: "0.1.0",
+        subcommands: [Analyze.self]
+    )
+}

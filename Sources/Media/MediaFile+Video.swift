@@ -1,0 +1,120 @@
+internal import CFFmpeg
+
+extension MediaFile {
+    /// Decodes the best video stream and hands the sampled frames to `body` as gray images.
+    ///
+    /// Planar YUV luma is used directly (expanded to full range when the stream is limited range);
+    /// other pixel formats are converted with swscale.
+    ///
+    /// - Parameters:
+    ///   - sampling: Which frames to hand over.
+    ///   - range: A span to decode (seeking to its start), or `nil` for the whole stream.
+    ///   - body: Called for each sampled frame, in order; return `false` to stop early.
+    /// - Returns: The number of frames decoded (sampled or not).
+    /// - Throws: `MediaError` (`.noVideoStream`, `.truncated`, `.decodingFailed`) or whatever `body` throws.
+    @discardableResult
+    public func forEachFrame(
+        sampling: FrameSampling,
+        range: TimeRange? = nil,
+        _ body: (GrayFrame) throws -> Bool
+    ) throws -> Int {
+        let location = source.location
+        try rewind(to: range?.start ?? 0, source: location)
+        let decoder = try StreamDecoder(file: self, type: AVMEDIA_TYPE_VIDEO)
+        var selector = FrameSampling.Selector(sampling)
+        let converter = GrayConverter()
+        var decodedCount = 0
+        var lastTime = 0.0
+        try decoder.decode(from: self) { frame in
+            let time = decoder.seconds(frame.pointee.best_effort_timestamp) ?? lastTime
+            lastTime = time
+            if let range {
+                if time < range.start - 1e-3 { return true }
+                if time >= range.end - 1e-3 { return false }
+            }
+            let index = decodedCount
+            decodedCount += 1
+            guard selector.wants(index: index, time: time - (range?.start ?? 0)) else { return true }
+            let gray = try converter.gray(of: frame, time: time, index: index, source: location)
+            return try body(gray)
+        }
+        if range == nil, let stream = info.video, let declared = declaredDuration(streamIndex: stream.index),
+           declared > 1, stream.frameRate > 0 {
+            let decoded = Double(decodedCount) / stream.frameRate
+            if decoded < 0.8 * declared {
+                throw MediaError(.truncated, source: location,
+                                 reason: "decoded \(decodedCount) frames of a \(String(format: "%.2f", declared)) s video stream")
+            }
+        }
+        return decodedCount
+    }
+}
+
+/// Turns decoded frames into packed gray images, reusing a swscale context across frames.
+final class GrayConverter {
+    private var scaler: OpaquePointer?
+    private let expandLimitedRange: [UInt8] = (0...255).map { value in
+        UInt8(clamping: Int(((Double(value) - 16) * 255 / 219).rounded()))
+    }
+
+    private static let planarLuma: Set<Int32> = [
+        AV_PIX_FMT_YUV420P.rawValue, AV_PIX_FMT_YUVJ420P.rawValue, AV_PIX_FMT_YUV422P.rawValue,
+        AV_PIX_FMT_YUVJ422P.rawValue, AV_PIX_FMT_YUV444P.rawValue, AV_PIX_FMT_YUVJ444P.rawValue,
+        AV_PIX_FMT_NV12.rawValue, AV_PIX_FMT_NV21.rawValue, AV_PIX_FMT_GRAY8.rawValue,
+    ]
+
+    func gray(of frame: UnsafeMutablePointer<AVFrame>, time: Double, index: Int, source: String) throws(MediaError) -> GrayFrame {
+        let width = Int(frame.pointee.width)
+        let height = Int(frame.pointee.height)
+        guard width > 0, height > 0 else {
+            throw MediaError(.decodingFailed, source: source, reason: "frame has no size")
+        }
+        var pixels = [UInt8](repeating: 0, count: width * height)
+        let format = frame.pointee.format
+        if Self.planarLuma.contains(format), let plane = swift_frame_plane(frame, 0) {
+            let stride = Int(swift_frame_linesize(frame, 0))
+            let limited = frame.pointee.color_range != AVCOL_RANGE_JPEG
+                && format != AV_PIX_FMT_YUVJ420P.rawValue && format != AV_PIX_FMT_YUVJ422P.rawValue
+                && format != AV_PIX_FMT_YUVJ444P.rawValue && format != AV_PIX_FMT_GRAY8.rawValue
+            pixels.withUnsafeMutableBufferPointer { out in
+                for row in 0..<height {
+                    let input = plane + row * stride
+                    let output = out.baseAddress! + row * width
+                    if limited {
+                        expandLimitedRange.withUnsafeBufferPointer { table in
+                            for column in 0..<width { output[column] = table[Int(input[column])] }
+                        }
+                    } else {
+                        output.update(from: input, count: width)
+                    }
+                }
+            }
+        } else {
+            scaler = sws_getCachedContext(
+                scaler, Int32(width), Int32(height), AVPixelFormat(rawValue: format),
+                Int32(width), Int32(height), AV_PIX_FMT_GRAY8, SWS_BILINEAR, nil, nil, nil
+            )
+            guard let scaler else {
+                throw MediaError(.decodingFailed, source: source, reason: "unsupported pixel format \(format)")
+            }
+            pixels.withUnsafeMutableBufferPointer { out in
+                var destination: [UnsafeMutablePointer<UInt8>?] = [out.baseAddress, nil, nil, nil]
+                var lineSizes: [Int32] = [Int32(width), 0, 0, 0]
+                withUnsafePointer(to: &frame.pointee.data) { dataTuple in
+                    dataTuple.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { planes in
+                        withUnsafePointer(to: &frame.pointee.linesize) { sizeTuple in
+                            sizeTuple.withMemoryRebound(to: Int32.self, capacity: 8) { sizes in
+                                _ = sws_scale(scaler, planes, sizes, 0, Int32(height), &destination, &lineSizes)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return GrayFrame(width: width, height: height, pixels: pixels, timestamp: time, index: index)
+    }
+
+    deinit {
+        sws_freeContext(scaler)
+    }
+}

@@ -1,0 +1,29 @@
+/// What a probe of a media source found.
+public struct MediaInfo: Sendable, Equatable {
+    /// One stream of the container.
+    public struct Stream: Sendable, Equatable {
+        public enum Kind: String, Sendable { case audio, video, other }
+        public var index: Int
+        public var kind: Kind
+        public var codec: String
+        /// Frames per second (video) — zero when unknown.
+        public var frameRate: Double
+        /// Pixel size (video) — zero for audio.
+        public var width: Int
+        public var height: Int
+        /// Sample rate and channel count (audio) — zero for video.
+        public var sampleRate: Int
+        public var channels: Int
+    }
+
+    /// Container format name, e.g. `mov,mp4,m4a,3gp,3g2,mj2`.
+    public var format: String
+    /// Duration in seconds (zero when the container does not say).
+    public var duration: Double
+    public var streams: [Stream]
+
+    /// The stream FFmpeg would pick as the best audio stream, if any.
+    public var audio: Stream? { streams.first { $0.kind == .audio } }
+    /// The stream FFmpeg would pick as the best video stream, if any.
+    public var video: Stream? { streams.first { $0.kind == .video } }
+}

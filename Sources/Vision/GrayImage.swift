@@ -1,0 +1,109 @@
+internal import CVBridge
+
+/// An 8-bit gray image, rows packed without padding.
+public struct GrayImage: Sendable, Equatable {
+    public var width: Int
+    public var height: Int
+    /// `width * height` values, row by row.
+    public var pixels: [UInt8]
+
+    public init(width: Int, height: Int, pixels: [UInt8]) {
+        precondition(width >= 0 && height >= 0 && pixels.count == width * height, "pixel count must be width * height")
+        self.width = width
+        self.height = height
+        self.pixels = pixels
+    }
+
+    /// Reads an image file (any format OpenCV decodes) as gray. The corresponding C++ call is `cv::imread`.
+    public init(contentsOf path: String) throws(VisionError) {
+        var status = cvb_status.ok
+        var buffer: UnsafeMutablePointer<UInt8>?
+        var width: Int32 = 0
+        var height: Int32 = 0
+        guard cvb_read_gray(path, &buffer, &width, &height, &status) == 0, let buffer else {
+            throw status.error(.imageUnreadable, context: path)
+        }
+        defer { cvb_free(buffer) }
+        self.init(width: Int(width), height: Int(height),
+                  pixels: Array(UnsafeBufferPointer(start: buffer, count: Int(width) * Int(height))))
+    }
+
+    /// The part of the image inside `box`, clipped to the image.
+    public func cropped(to box: Box) -> GrayImage {
+        let clipped = box.clipped(width: width, height: height)
+        guard clipped.width > 0, clipped.height > 0 else { return GrayImage(width: 0, height: 0, pixels: []) }
+        var out = [UInt8]()
+        out.reserveCapacity(clipped.width * clipped.height)
+        pixels.withUnsafeBufferPointer { source in
+            for row in clipped.y..<(clipped.y + clipped.height) {
+                let start = row * width + clipped.x
+                out.append(contentsOf: source[start..<(start + clipped.width)])
+            }
+        }
+        return GrayImage(width: clipped.width, height: clipped.height, pixels: out)
+    }
+
+    /// Interpolation for `resized(width:height:interpolation:)`.
+    public enum Interpolation: Int32, Sendable {
+        /// Bilinear. The corresponding OpenCV flag is `INTER_LINEAR`.
+        case linear = 1
+        /// Pixel-area averaging, best for shrinking. The corresponding OpenCV flag is `INTER_AREA`.
+        case area = 3
+    }
+
+    /// A resized copy. The corresponding C++ call is `cv::resize`.
+    public func resized(width newWidth: Int, height newHeight: Int, interpolation: Interpolation = .linear) throws(VisionError) -> GrayImage {
+        guard width > 0, height > 0, newWidth > 0, newHeight > 0 else {
+            throw VisionError(.operationFailed, reason: "cannot resize a \(width)x\(height) image to \(newWidth)x\(newHeight)")
+        }
+        var out = [UInt8](repeating: 0, count: newWidth * newHeight)
+        var status = cvb_status.ok
+        let result = pixels.withUnsafeBufferPointer { source in
+            out.withUnsafeMutableBufferPointer { destination in
+                cvb_resize(source.baseAddress, Int32(width), Int32(height), Int32(width),
+                           destination.baseAddress, Int32(newWidth), Int32(newHeight), interpolation.rawValue, &status)
+            }
+        }
+        guard result == 0 else { throw status.error(.operationFailed, context: "resize") }
+        return GrayImage(width: newWidth, height: newHeight, pixels: out)
+    }
+}
+
+/// An axis-aligned rectangle in pixel coordinates.
+public struct Box: Sendable, Hashable, Codable {
+    public var x: Int
+    public var y: Int
+    public var width: Int
+    public var height: Int
+
+    public init(x: Int, y: Int, width: Int, height: Int) {
+        self.x = x
+        self.y = y
+        self.width = width
+        self.height = height
+    }
+
+    public var area: Int { width * height }
+
+    /// The box grown by `fraction` of its size on every side (negative shrinks).
+    public func expanded(by fraction: Double) -> Box {
+        let dx = Int((Double(width) * fraction).rounded())
+        let dy = Int((Double(height) * fraction).rounded())
+        return Box(x: x - dx, y: y - dy, width: width + 2 * dx, height: height + 2 * dy)
+    }
+
+    /// The box scaled by `factor` about the origin (to map between image resolutions).
+    public func scaled(by factor: Double) -> Box {
+        Box(x: Int((Double(x) * factor).rounded()), y: Int((Double(y) * factor).rounded()),
+            width: Int((Double(width) * factor).rounded()), height: Int((Double(height) * factor).rounded()))
+    }
+
+    /// The intersection with a `width` x `height` image.
+    public func clipped(width imageWidth: Int, height imageHeight: Int) -> Box {
+        let left = min(max(x, 0), imageWidth)
+        let top = min(max(y, 0), imageHeight)
+        let right = min(max(x + width, 0), imageWidth)
+        let bottom = min(max(y + height, 0), imageHeight)
+        return Box(x: left, y: top, width: right - left, height: bottom - top)
+    }
+}

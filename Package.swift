@@ -60,10 +60,16 @@ let package = Package(
             dependencies: ["CommandSupport", "Analysis", "Emotion", "Media", "Vision", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
+        // Paths to ../shared/data and scratch media for the tests.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "EmotionTests", dependencies: ["Emotion"]),
-        .testTarget(name: "MediaTests", dependencies: ["Media"]),
-        .testTarget(name: "VisionTests", dependencies: ["Vision"]),
-        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Emotion", "Media", "Vision"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MediaTests", dependencies: ["Media", "TestSupport"]),
+        .testTarget(name: "VisionTests", dependencies: ["Vision", "TestSupport"]),
+        .testTarget(
+            name: "AnalysisTests",
+            dependencies: ["Analysis", "Emotion", "Media", "Vision", "TestSupport"],
+            resources: [.copy("Fixtures")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -25,6 +25,7 @@ extension MediaFile {
         let converter = GrayConverter()
         var decodedCount = 0
         var lastTime = 0.0
+        var stoppedEarly = false
         try decoder.decode(from: self) { frame in
             let time = decoder.seconds(frame.pointee.best_effort_timestamp) ?? lastTime
             lastTime = time
@@ -36,9 +37,10 @@ extension MediaFile {
             decodedCount += 1
             guard selector.wants(index: index, time: time - (range?.start ?? 0)) else { return true }
             let gray = try converter.gray(of: frame, time: time, index: index, source: location)
-            return try body(gray)
+            stoppedEarly = try !body(gray)
+            return !stoppedEarly
         }
-        if range == nil, let stream = info.video, let declared = declaredDuration(streamIndex: stream.index),
+        if range == nil, !stoppedEarly, let stream = info.video, let declared = declaredDuration(streamIndex: stream.index),
            declared > 1, stream.frameRate > 0 {
             let decoded = Double(decodedCount) / stream.frameRate
             if decoded < 0.8 * declared {

@@ -38,7 +38,7 @@ def load_model(run):
     reps = tuple(int(v) for v in a["reps"].split(","))
     members = []
     for k in range(a["members"]):
-        m = train.SERNet(widths, reps, a["dropout"])
+        m = train.SERNet(widths, reps, a["dropout"], a.get("head", 0))
         m.load_state_dict(torch.load(os.path.join(run, f"member{k}.pt")))
         members.append(m)
     return train.Ensemble(members).eval(), res

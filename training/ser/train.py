@@ -54,8 +54,8 @@ def load_split(data, actors):
     return xs, np.array(ys, dtype=np.int64), paths
 
 
-def augment_features(x, rng, args):
-    """Waveform + feature augmentation for training; returns (64, 300) float32."""
+def augment_wave(x, rng, args):
+    """Waveform augmentation: speed/pitch perturbation by resampling, gain, additive noise at random SNR."""
     if rng.random() < args.p_speed:
         r = rng.uniform(1.0 - args.speed, 1.0 + args.speed)
         t = np.arange(0, len(x) - 1, r)
@@ -65,16 +65,37 @@ def augment_features(x, rng, args):
         snr = rng.uniform(args.snr_lo, args.snr_hi)
         rms = math.sqrt(float(np.mean(x.astype(np.float64) ** 2)) + 1e-12)
         noise = rng.standard_normal(len(x)).astype(np.float32)
-        if rng.random() < 0.5:  # pinkish noise: cumulative sum, high-passed
+        if rng.random() < 0.5:  # low-pass coloured noise
             noise = lfilter([1.0], [1.0, -0.9], noise)
             noise = (noise / (noise.std() + 1e-9)).astype(np.float32)
         x = x + noise * np.float32(rms * 10.0 ** (-snr / 20.0))
-    logmel, energies = frontend.log_mel_and_energy(x)
-    n = logmel.shape[0]
+    return x
+
+
+def build_bank(xs, rng, args, log):
+    """K log-mel variants per training clip: variant 0 clean, 1..K-1 waveform-augmented (computed once)."""
+    t0 = time.time()
+    bank = []
+    for i, x in enumerate(xs):
+        variants = []
+        for k in range(args.bank):
+            w = x if k == 0 else augment_wave(x, rng, args)
+            lm, en = frontend.log_mel_and_energy(w)
+            variants.append((lm.astype(np.float16), en.astype(np.float64)))
+        bank.append(variants)
+    log(f"feature bank: {len(xs)} clips x {args.bank} variants in {time.time() - t0:.1f}s")
+    return bank
+
+
+def augment_features(variants, rng, args):
+    """Training features from a random bank variant: window choice, normalisation, SpecAugment. (64, 300)."""
+    lm, en = variants[int(rng.integers(0, len(variants)))]
+    lm = lm.astype(np.float32)
+    n = lm.shape[0]
     start = None
     if n > frontend.FRAMES and rng.random() < args.p_randcrop:
         start = int(rng.integers(0, n - frontend.FRAMES + 1))
-    win, _ = frontend.select_window(logmel, energies, start=start)
+    win, _ = frontend.select_window(lm, en, start=start)
     f = frontend.normalise(win)
     for _ in range(2):  # SpecAugment
         w = int(rng.integers(0, args.fmask + 1))
@@ -96,7 +117,7 @@ def cbr(i, o):
 class SERNet(nn.Module):
     """Plain VGG-style CNN: [conv-bn-relu (x reps) + maxpool2] per stage, global average pool, linear."""
 
-    def __init__(self, widths=(16, 32, 64, 128), reps=(1, 1, 1, 1), dropout=0.3):
+    def __init__(self, widths=(16, 32, 64, 128), reps=(1, 1, 1, 1), dropout=0.3, head=0):
         super().__init__()
         layers, c = [], 1
         for w, r in zip(widths, reps):
@@ -104,6 +125,10 @@ class SERNet(nn.Module):
                 layers += cbr(c, w)
                 c = w
             layers += [nn.MaxPool2d(2)]
+        if head:  # collapse the remaining mel rows with a full-height conv (keeps band position), then pool time
+            layers += [nn.Conv2d(c, head, (64 >> len(widths), 1), bias=False), nn.BatchNorm2d(head),
+                       nn.ReLU(inplace=True)]
+            c = head
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c, 8))
 
@@ -193,20 +218,20 @@ def predict(model, feats, bs=64):
     return np.concatenate(out)
 
 
-def train_member(seed, widths, reps, xs_tr, y_tr, feats_va, y_va, args, log):
+def train_member(seed, widths, reps, bank, y_tr, feats_va, y_va, args, log):
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = SERNet(widths, reps, args.dropout)
+    model = SERNet(widths, reps, args.dropout, args.head)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.wd)
-    steps_per_epoch = math.ceil(len(xs_tr) / args.batch)
+    steps_per_epoch = math.ceil(len(bank) / args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch,
                                                 pct_start=0.15)
     hist = []
     for ep in range(args.epochs):
         t0 = time.time()
         model.train()
-        order = rng.permutation(len(xs_tr))
-        feats = np.stack([augment_features(xs_tr[i], rng, args) for i in order])
+        order = rng.permutation(len(bank))
+        feats = np.stack([augment_features(bank[i], rng, args) for i in order])
         labels = y_tr[order]
         tf = time.time() - t0
         tot, nb = 0.0, 0
@@ -275,6 +300,7 @@ def main():
     ap.add_argument("--members", type=int, default=1, help="ensemble size (seeds seed, seed+1, ...)")
     ap.add_argument("--widths", default="16,32,64,128")
     ap.add_argument("--reps", default="1,1,1,1")
+    ap.add_argument("--head", type=int, default=0, help="0: GAP head; >0: full-height conv with this many channels")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--wd", type=float, default=1e-2)
@@ -289,6 +315,7 @@ def main():
     ap.add_argument("--p-randcrop", type=float, default=0.5)
     ap.add_argument("--fmask", type=int, default=8)
     ap.add_argument("--tmask", type=int, default=30)
+    ap.add_argument("--bank", type=int, default=8, help="precomputed log-mel variants per training clip")
     ap.add_argument("--no-export", action="store_true")
     args = ap.parse_args()
 
@@ -312,9 +339,11 @@ def main():
 
     widths = tuple(int(v) for v in args.widths.split(","))
     reps = tuple(int(v) for v in args.reps.split(","))
+    bank = build_bank(xs_tr, np.random.default_rng(args.seed + 1000), args, log)
+    del xs_tr
     members, hists = [], []
     for k in range(args.members):
-        m, h = train_member(args.seed + k, widths, reps, xs_tr, y_tr, feats_va, y_va, args, log)
+        m, h = train_member(args.seed + k, widths, reps, bank, y_tr, feats_va, y_va, args, log)
         members.append(m)
         hists.append(h)
         torch.save(m.state_dict(), os.path.join(run_dir, f"member{k}.pt"))

@@ -1,0 +1,96 @@
+import Foundation
+
+/// Locations of the shared real data and helpers that make scratch media for tests.
+public enum TestData {
+    /// The repository root (three levels above this file).
+    public static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// `../shared/data` beside the repository, or `$ER_SHARED_DATA`.
+    public static let sharedData: URL = {
+        if let path = ProcessInfo.processInfo.environment["ER_SHARED_DATA"], !path.isEmpty {
+            return URL(fileURLWithPath: path)
+        }
+        return repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/data")
+    }()
+
+    /// Whether the shared data is present (tests that need it are skipped with this reason otherwise).
+    public static var available: Bool {
+        FileManager.default.fileExists(atPath: sharedData.appendingPathComponent("ravdess/av/Actor_01").path)
+    }
+
+    /// Why data-dependent tests skip.
+    public static let missingReason = "needs the real data in ../shared/data (set ER_SHARED_DATA to move it)"
+
+    /// The committed models folder.
+    public static let models = repositoryRoot.appendingPathComponent("Models")
+
+    /// Whether both trained models are committed.
+    public static var modelsAvailable: Bool {
+        ["ser.json", "ser.onnx", "fer.json", "fer.onnx"].allSatisfy {
+            FileManager.default.fileExists(atPath: models.appendingPathComponent($0).path)
+        }
+    }
+
+    /// The RAVDESS audio+video clips folder.
+    public static var avClips: URL { sharedData.appendingPathComponent("ravdess/av/Actor_01") }
+
+    /// A real clip with speech and a face (neutral, actor 1).
+    public static var speakingClip: String { avClips.appendingPathComponent("01-01-01-01-01-01-01.mp4").path }
+
+    /// A real audio-only FLAC take.
+    public static var speechTake: String {
+        sharedData.appendingPathComponent("ravdess/speech-16k/Actor_01/03-01-01-01-01-01-01.flac").path
+    }
+
+    /// A new empty scratch folder.
+    public static func scratchFolder() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("er-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// Whether the ffmpeg command-line tool is on the PATH (used to make test media).
+    public static var hasFFmpegTool: Bool { (try? run("ffmpeg", ["-version"])) == 0 }
+
+    /// Runs a program from the PATH, returning its exit status; output is discarded.
+    @discardableResult
+    public static func run(_ program: String, _ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [program] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Runs ffmpeg quietly, overwriting outputs; throws when it fails.
+    public static func ffmpeg(_ arguments: [String]) throws {
+        let status = try run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y"] + arguments)
+        guard status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "ffmpeg failed: \(arguments)"]) }
+    }
+
+    /// The broken inputs every entry point must survive, made in `folder`: name → path.
+    public static func brokenInputs(in folder: URL) throws -> [String: String] {
+        var made: [String: String] = [:]
+        let empty = folder.appendingPathComponent("empty.mp4")
+        _ = FileManager.default.createFile(atPath: empty.path, contents: Data())
+        made["zero_byte"] = empty.path
+
+        var generator = SystemRandomNumberGenerator()
+        let random = folder.appendingPathComponent("random bytes.mp4")
+        _ = FileManager.default.createFile(atPath: random.path, contents: Data((0..<65_536).map { _ in UInt8.random(in: 0...255, using: &generator) }))
+        made["random_bytes"] = random.path
+
+        let original = try Data(contentsOf: URL(fileURLWithPath: speakingClip))
+        let truncated = folder.appendingPathComponent("truncated.mp4")
+        _ = FileManager.default.createFile(atPath: truncated.path, contents: original.prefix(original.count / 3))
+        made["truncated"] = truncated.path
+
+        made["missing"] = folder.appendingPathComponent("no such file.mp4").path
+        made["audio_only"] = speechTake
+        return made
+    }
+}

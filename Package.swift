@@ -19,6 +19,8 @@ let package = Package(
     targets: [
         // C libraries, each behind one Swift module.
         .systemLibrary(name: "CFFmpeg", path: "Sources/CFFmpeg", pkgConfig: "libavformat"),
+        .systemLibrary(name: "CRabbitMQ", path: "Sources/CRabbitMQ", pkgConfig: "librabbitmq"),
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq"),
         .target(
             name: "CVBridge",
             cxxSettings: [.unsafeFlags([openCVInclude, "-O2"])],
@@ -33,6 +35,8 @@ let package = Package(
         .target(name: "Emotion"),
         .target(name: "Media", dependencies: ["CFFmpeg"]),
         .target(name: "Vision", dependencies: ["CVBridge"]),
+        .target(name: "Messaging", dependencies: ["CRabbitMQ"]),
+        .target(name: "Store", dependencies: ["CLibPQ", "Emotion"]),
         .target(
             name: "Analysis",
             dependencies: ["Emotion", "Media", "Vision", .product(name: "Logging", package: "swift-log")]

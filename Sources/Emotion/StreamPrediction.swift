@@ -25,6 +25,14 @@ public struct StreamPrediction: Sendable, Equatable, Codable {
         probabilities = total > 0 ? canonical.map { $0 / total } : canonical
     }
 
+    /// Restores a prediction whose canonical probabilities were computed before (e.g. read from a message).
+    public init(labels: [String], logits: [Float], probabilities: [Float]) {
+        precondition(labels.count == logits.count && probabilities.count == EmotionLabel.allCases.count)
+        self.labels = labels
+        self.logits = logits
+        self.probabilities = probabilities
+    }
+
     /// The most probable canonical label.
     public var label: EmotionLabel { EmotionLabel.allCases[argmax(probabilities) ?? 0] }
     /// Its probability.

@@ -81,3 +81,88 @@ let canonicalMapping = Dictionary(uniqueKeysWithValues: EmotionLabel.allCases.ma
         #expect(fused.label == .sad)
     }
 }
+
+@Suite struct ClipDecisionTests {
+    func state(_ outcome: StreamOutcome, _ label: EmotionLabel? = nil, weight: Double = 0.5, error: String? = nil) -> StreamState {
+        let prediction = label.map { label -> StreamPrediction in
+            var logits = [Float](repeating: 0, count: 7)
+            logits[label.index] = 4
+            return StreamPrediction(labels: canonicalLabels, logits: logits, mapping: canonicalMapping)
+        }
+        return StreamState(outcome: outcome, prediction: prediction, fusionWeight: weight, error: error)
+    }
+
+    @Test func waitsForTheOtherStream() {
+        #expect(ClipDecision.decide(audio: state(.ok, .sad), video: nil) == .waiting)
+        #expect(ClipDecision.decide(audio: nil, video: state(.absent)) == .waiting)
+    }
+
+    @Test func fusesWhenOneStreamIsKnownAbsent() {
+        guard case .fused(let fused) = ClipDecision.decide(audio: state(.absent, error: "no_audio_stream"), video: state(.ok, .happy)) else {
+            Issue.record("expected a fused answer"); return
+        }
+        #expect(fused.basis == .videoOnly && fused.label == .happy)
+    }
+
+    @Test func fusesAroundAFailedStream() {
+        guard case .fused(let fused) = ClipDecision.decide(audio: state(.ok, .angry), video: state(.failed, error: "truncated: x")) else {
+            Issue.record("expected a fused answer"); return
+        }
+        #expect(fused.basis == .audioOnly && fused.label == .angry)
+    }
+
+    @Test func failsWhenNeitherStreamAnswersAndSaysWhyFailuresFirst() {
+        let decision = ClipDecision.decide(audio: state(.absent, error: "silent_audio_track: silent"),
+                                           video: state(.failed, error: "not_media_file: empty file"))
+        #expect(decision == .failed(reason: "video: not_media_file: empty file; audio: silent_audio_track: silent"))
+    }
+
+    @Test func theDecisionDoesNotDependOnArrivalOrRepeats() {
+        let audio = state(.ok, .fear, weight: 0.7)
+        let video = state(.ok, .surprise, weight: 0.3)
+        let first = ClipDecision.decide(audio: audio, video: video)
+        #expect(first == ClipDecision.decide(audio: audio, video: video))
+        guard case .fused(let fused) = first else { Issue.record("expected fused"); return }
+        #expect(fused.label == .fear)
+    }
+}
+
+@Suite struct MessageCodecTests {
+    let job = JobMessage(clipID: 7, batchID: 2, source: "/media/a b.mp4", stream: .video)
+
+    @Test func jobsRoundTrip() throws {
+        let decoded = try MessageCodec.decodeJob(MessageCodec.encode(job), limit: 1 << 20)
+        #expect(decoded == job)
+    }
+
+    @Test func resultsRoundTripWithTheirPrediction() throws {
+        var result = ResultMessage(job: job, outcome: .ok, model: ModelIdentity(name: "fer", sha256: "ab", fusionWeight: 0.6), worker: "h:1")
+        let prediction = StreamPrediction(labels: canonicalLabels, logits: [1, 0, 0, 3, 0, 0, 0], mapping: canonicalMapping)
+        result.labels = prediction.labels
+        result.logits = prediction.logits
+        result.probabilities = prediction.probabilities
+        let decoded = try MessageCodec.decodeResult(MessageCodec.encode(result), limit: 1 << 20)
+        #expect(decoded == result)
+        #expect(decoded.prediction?.label == .happy)
+    }
+
+    @Test(arguments: [
+        ("{not json", "not a message"),
+        ("{\"schema\": 99}", "unknown schema version 99"),
+        ("{\"schema\": 1, \"clip_id\": 3}", "missing field"),
+    ])
+    func refusesBrokenJobs(_ body: String, _ expected: String) {
+        let error = #expect(throws: MessageDecodingError.self) { try MessageCodec.decodeJob(Array(body.utf8), limit: 1 << 20) }
+        #expect(error?.reason.contains(expected) == true, "\(error?.reason ?? "")")
+    }
+
+    @Test func refusesOversizedMessages() {
+        let error = #expect(throws: MessageDecodingError.self) { try MessageCodec.decodeJob(MessageCodec.encode(job), limit: 10) }
+        #expect(error?.reason.contains("exceeds") == true)
+    }
+
+    @Test func refusesAnOkResultWithoutAPrediction() {
+        let result = ResultMessage(job: job, outcome: .ok, model: ModelIdentity(name: "m", sha256: "s", fusionWeight: 1), worker: "w")
+        #expect(throws: MessageDecodingError.self) { try MessageCodec.decodeResult(MessageCodec.encode(result), limit: 1 << 20) }
+    }
+}

@@ -1,0 +1,124 @@
+internal import CLibPQ
+import Foundation
+
+/// One row of a result, as text values (`nil` for SQL NULL).
+public struct Row: Sendable, Equatable {
+    public var columns: [String]
+    public var values: [String?]
+
+    /// The text value of `column`, or `nil` for NULL.
+    public subscript(_ column: String) -> String? {
+        guard let index = columns.firstIndex(of: column) else { return nil }
+        return values[index]
+    }
+
+    /// A required integer column.
+    public func int(_ column: String) throws(DatabaseError) -> Int64 {
+        guard let text = self[column], let value = Int64(text) else {
+            throw DatabaseError(.decodingFailed, message: "column '\(column)' is not an integer")
+        }
+        return value
+    }
+
+    /// An optional floating-point column.
+    public func double(_ column: String) -> Double? { self[column].flatMap(Double.init) }
+}
+
+/// A PostgreSQL connection through libpq. The corresponding C type is `PGconn`.
+///
+/// Belongs to one thread. Every statement is sent with `PQexecParams`: values travel as parameters, never
+/// spliced into SQL. Owns its connection and closes it in `deinit`.
+public final class DatabaseConnection {
+    /// The environment variable that names the database.
+    public static let environmentKey = "ER_DATABASE_URL"
+    /// The local stack's database (`scripts/stack up`).
+    public static let localDefault = "postgresql://er:er@127.0.0.1:5433/emotions"
+
+    private var connection: OpaquePointer?
+    /// The URL with its password masked.
+    public let displayURL: String
+
+    /// Connects to `url` (a `postgresql://` URL or a libpq key=value string).
+    public init(url: String) throws(DatabaseError) {
+        displayURL = Self.mask(url)
+        connection = PQconnectdb(url)
+        guard let connection, PQstatus(connection) == CONNECTION_OK else {
+            let message = connection.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
+            PQfinish(connection)
+            self.connection = nil
+            throw DatabaseError(.connectionFailed, message: "\(displayURL): \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+    }
+
+    /// The URL from `explicit`, else `$ER_DATABASE_URL`, else the local stack's.
+    public static func resolveURL(_ explicit: String?) -> String {
+        if let explicit { return explicit }
+        if let value = ProcessInfo.processInfo.environment[environmentKey], !value.isEmpty { return value }
+        return localDefault
+    }
+
+    deinit {
+        PQfinish(connection)
+    }
+
+    /// Whether the connection is still usable.
+    public var isHealthy: Bool { connection.map { PQstatus($0) == CONNECTION_OK } ?? false }
+
+    /// Runs one statement with text parameters (`$1`, `$2`, …) and returns its rows.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [String?] = []) throws(DatabaseError) -> [Row] {
+        guard let connection else { throw DatabaseError(.connectionLost, message: "connection is closed") }
+        let copies = parameters.map { $0.map { strdup($0) } ?? nil }
+        defer { copies.forEach { free($0) } }
+        // Without parameters the simple protocol runs the text, which may hold several statements (migrations).
+        let result = parameters.isEmpty ? PQexec(connection, sql) : copies.withUnsafeBufferPointer { values in
+            values.withMemoryRebound(to: UnsafePointer<CChar>?.self) { pointers in
+                PQexecParams(connection, sql, Int32(parameters.count), nil, pointers.baseAddress, nil, nil, 0)
+            }
+        }
+        defer { PQclear(result) }
+        guard let result else {
+            throw DatabaseError(.connectionLost, message: String(cString: PQerrorMessage(connection)))
+        }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK:
+            return []
+        case PGRES_TUPLES_OK:
+            let columnCount = PQnfields(result)
+            let columns = (0..<columnCount).map { String(cString: PQfname(result, $0)) }
+            return (0..<PQntuples(result)).map { row in
+                Row(columns: columns, values: (0..<columnCount).map { column in
+                    PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
+                })
+            }
+        default:
+            let state = PQresultErrorField(result, er_pg_diag_sqlstate()).map { String(cString: $0) }
+            let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+            let lost = PQstatus(connection) != CONNECTION_OK
+            throw DatabaseError(lost ? .connectionLost : .statementFailed, sqlState: state, message: message)
+        }
+    }
+
+    /// Runs `body` in a transaction: commits when it returns, rolls back when it throws.
+    public func transaction<Result>(_ body: (DatabaseConnection) throws -> Result) throws -> Result {
+        try query("BEGIN")
+        do {
+            let result = try body(self)
+            try query("COMMIT")
+            return result
+        } catch {
+            if isHealthy { _ = try? query("ROLLBACK") }
+            throw error
+        }
+    }
+
+    /// Masks the password of a `postgresql://user:password@…` URL.
+    public static func mask(_ url: String) -> String {
+        guard let schemeEnd = url.range(of: "://"),
+              let at = url[schemeEnd.upperBound...].firstIndex(of: "@"),
+              let colon = url[schemeEnd.upperBound..<at].firstIndex(of: ":") else {
+            return url.replacingOccurrences(of: #"password=\S+"#, with: "password=***", options: .regularExpression)
+        }
+        return String(url[..<url.index(after: colon)]) + "***" + String(url[at...])
+    }
+}

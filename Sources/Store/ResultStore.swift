@@ -1,0 +1,202 @@
+import Emotion
+import Foundation
+
+/// A clip that needs jobs published.
+public struct PendingClip: Sendable, Equatable {
+    public var id: Int64
+    public var source: String
+    public var attempt: Int
+}
+
+/// Counts of a batch's clips by status.
+public struct BatchProgress: Sendable, Equatable {
+    public var batch: String
+    public var total: Int
+    public var queued: Int
+    public var done: Int
+    public var failed: Int
+
+    public var finished: Int { done + failed }
+    public var isComplete: Bool { queued == 0 }
+}
+
+/// The project's queries: batches, clips, stream results and fused results.
+///
+/// Every statement is parameterised. Uses one `DatabaseConnection`, so it belongs to that connection's thread.
+public struct ResultStore {
+    public let database: DatabaseConnection
+
+    public init(database: DatabaseConnection) {
+        self.database = database
+    }
+
+    /// The id of batch `name`, created if new.
+    public func batch(named name: String) throws -> Int64 {
+        let rows = try database.query(
+            "INSERT INTO batches (name) VALUES ($1) ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id", [name])
+        return try rows[0].int("id")
+    }
+
+    /// Registers `sources` in a batch and returns the clips that need jobs: new clips and clips still queued
+    /// (a submission that stopped half-way). Clips with results are skipped unless `force`, which clears
+    /// their results and queues them again with the next attempt number.
+    public func register(sources: [String], batchID: Int64, force: Bool) throws -> [PendingClip] {
+        try database.transaction { database in
+            var pending: [PendingClip] = []
+            for source in sources {
+                let rows = try database.query("""
+                    INSERT INTO clips (batch_id, source) VALUES ($1, $2)
+                    ON CONFLICT (batch_id, source) DO UPDATE SET source = EXCLUDED.source
+                    RETURNING id, status, attempt
+                    """, [String(batchID), source])
+                let row = rows[0]
+                let id = try row.int("id")
+                var attempt = Int(try row.int("attempt"))
+                if row["status"] != "queued" {
+                    guard force else { continue }
+                    attempt += 1
+                    try database.query("DELETE FROM stream_results WHERE clip_id = $1", [String(id)])
+                    try database.query("DELETE FROM fused_results WHERE clip_id = $1", [String(id)])
+                    try database.query("""
+                        UPDATE clips SET status = 'queued', error = NULL, finished_at = NULL, attempt = $2, submitted_at = now()
+                        WHERE id = $1
+                        """, [String(id), String(attempt)])
+                }
+                pending.append(PendingClip(id: id, source: source, attempt: attempt))
+            }
+            return pending
+        }
+    }
+
+    /// Stores one stream result and, when the clip's streams are all in, its fused result — in one transaction
+    /// with the clip row locked, so concurrent Fusion processes neither lose nor double a row.
+    ///
+    /// A result from an older attempt than the clip's current one is ignored. Returns the clip's decision
+    /// (`nil` when the clip is unknown or the result stale).
+    @discardableResult
+    public func record(_ result: ResultMessage) throws -> ClipDecision? {
+        try database.transaction { database in
+            let clip = try database.query("SELECT attempt FROM clips WHERE id = $1 FOR UPDATE", [String(result.clipID)])
+            guard let row = clip.first, Int(try row.int("attempt")) <= result.attempt else { return nil }
+            let prediction = result.prediction
+            try database.query("""
+                INSERT INTO stream_results (clip_id, stream, outcome, label, confidence, probabilities, model_labels, logits,
+                    model, model_sha256, fusion_weight, frames_decoded, frames_sampled, faces_found, media_seconds,
+                    error_code, error, timings, worker, job_id, attempt)
+                VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::text[], $8::real[], $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                    $18::jsonb, $19, $20::uuid, $21)
+                ON CONFLICT (clip_id, stream) DO UPDATE SET
+                    outcome = EXCLUDED.outcome, label = EXCLUDED.label, confidence = EXCLUDED.confidence,
+                    probabilities = EXCLUDED.probabilities, model_labels = EXCLUDED.model_labels, logits = EXCLUDED.logits,
+                    model = EXCLUDED.model, model_sha256 = EXCLUDED.model_sha256, fusion_weight = EXCLUDED.fusion_weight,
+                    frames_decoded = EXCLUDED.frames_decoded, frames_sampled = EXCLUDED.frames_sampled,
+                    faces_found = EXCLUDED.faces_found, media_seconds = EXCLUDED.media_seconds,
+                    error_code = EXCLUDED.error_code, error = EXCLUDED.error, timings = EXCLUDED.timings,
+                    worker = EXCLUDED.worker, job_id = EXCLUDED.job_id, attempt = EXCLUDED.attempt, received_at = now()
+                """, [
+                    String(result.clipID), result.stream.rawValue, result.outcome.rawValue,
+                    prediction?.label.rawValue, prediction.map { String($0.confidence) },
+                    prediction.map { Self.json(probabilities: $0.probabilities) },
+                    result.labels.map(Self.arrayLiteral), result.logits.map { Self.arrayLiteral($0.map { String($0) }) },
+                    result.model.name, result.model.sha256, String(result.model.fusionWeight),
+                    result.framesDecoded.map(String.init), result.framesSampled.map(String.init), result.facesFound.map(String.init),
+                    result.mediaSeconds.map { String($0) }, result.error?.code, result.error?.reason,
+                    Self.json(result.timings), result.worker, result.jobID.uuidString, String(result.attempt),
+                ])
+            let decision = ClipDecision.decide(
+                audio: try streamState(clipID: result.clipID, stream: .audio),
+                video: try streamState(clipID: result.clipID, stream: .video)
+            )
+            switch decision {
+            case .waiting:
+                break
+            case .fused(let fused):
+                try database.query("""
+                    INSERT INTO fused_results (clip_id, label, confidence, probabilities, basis) VALUES ($1, $2, $3, $4::jsonb, $5)
+                    ON CONFLICT (clip_id) DO UPDATE SET label = EXCLUDED.label, confidence = EXCLUDED.confidence,
+                        probabilities = EXCLUDED.probabilities, basis = EXCLUDED.basis, fused_at = now()
+                    """, [String(result.clipID), fused.label.rawValue, String(fused.confidence),
+                          Self.json(probabilities: fused.probabilities), fused.basis.rawValue])
+                try database.query("UPDATE clips SET status = 'done', error = NULL, finished_at = now() WHERE id = $1",
+                                   [String(result.clipID)])
+            case .failed(let reason):
+                try database.query("DELETE FROM fused_results WHERE clip_id = $1", [String(result.clipID)])
+                try database.query("UPDATE clips SET status = 'failed', error = $2, finished_at = now() WHERE id = $1",
+                                   [String(result.clipID), reason])
+            }
+            return decision
+        }
+    }
+
+    private func streamState(clipID: Int64, stream: StreamKind) throws -> StreamState? {
+        let rows = try database.query("""
+            SELECT outcome, model_labels, logits, probabilities, fusion_weight, error_code, error
+            FROM stream_results WHERE clip_id = $1 AND stream = $2
+            """, [String(clipID), stream.rawValue])
+        guard let row = rows.first, let outcome = row["outcome"].flatMap(StreamOutcome.init(rawValue:)) else { return nil }
+        var prediction: StreamPrediction?
+        if outcome == .ok, let labels = row["model_labels"].map(Self.parseArray), let logits = row["logits"].map(Self.parseArray),
+           let probabilities = row["probabilities"].flatMap(Self.parseProbabilities) {
+            prediction = StreamPrediction(labels: labels, logits: logits.compactMap(Float.init), probabilities: probabilities)
+        }
+        let error = row["error_code"].map { code in "\(code): \(row["error"] ?? "")" }
+        return StreamState(outcome: outcome, prediction: prediction, fusionWeight: row.double("fusion_weight") ?? 1, error: error)
+    }
+
+    /// Progress of every batch, or of the one named.
+    public func progress(batch name: String? = nil) throws -> [BatchProgress] {
+        let rows = try database.query("""
+            SELECT b.name, count(c.id) AS total,
+                   count(*) FILTER (WHERE c.status = 'queued') AS queued,
+                   count(*) FILTER (WHERE c.status = 'done') AS done,
+                   count(*) FILTER (WHERE c.status = 'failed') AS failed
+            FROM batches b LEFT JOIN clips c ON c.batch_id = b.id
+            WHERE $1::text IS NULL OR b.name = $1
+            GROUP BY b.name, b.created_at ORDER BY b.created_at
+            """, [name])
+        return try rows.map { row in
+            BatchProgress(batch: row["name"] ?? "", total: Int(try row.int("total")), queued: Int(try row.int("queued")),
+                          done: Int(try row.int("done")), failed: Int(try row.int("failed")))
+        }
+    }
+
+    /// One row per clip of a batch from the `clip_emotions` view, ordered by path.
+    public func clips(batch name: String) throws -> [Row] {
+        try database.query("""
+            SELECT clip_id, path, status, fused_label, fused_confidence, fused_basis, audio_label, audio_confidence,
+                   video_label, video_confidence, frames_sampled, faces_found, error
+            FROM clip_emotions WHERE batch = $1 ORDER BY path
+            """, [name])
+    }
+
+    // MARK: - Value formatting for parameters
+
+    static func json(probabilities: [Float]) -> String {
+        json(Dictionary(uniqueKeysWithValues: zip(EmotionLabel.allCases.map(\.rawValue), probabilities.map(Double.init))))
+    }
+
+    static func json(_ values: [String: Double]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: (try? encoder.encode(values)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
+    /// A PostgreSQL array literal, every element quoted and escaped (sent as a parameter, not spliced into SQL).
+    static func arrayLiteral(_ values: [String]) -> String {
+        "{" + values.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+            .joined(separator: ",") + "}"
+    }
+
+    /// Parses a PostgreSQL array of simple values (labels, numbers) as text elements.
+    static func parseArray(_ text: String) -> [String] {
+        let inner = text.dropFirst().dropLast()
+        guard !inner.isEmpty else { return [] }
+        return inner.split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+    }
+
+    static func parseProbabilities(_ text: String) -> [Float]? {
+        guard let values = try? JSONDecoder().decode([String: Double].self, from: Data(text.utf8)) else { return nil }
+        let ordered = EmotionLabel.allCases.compactMap { values[$0.rawValue] }
+        return ordered.count == EmotionLabel.allCases.count ? ordered.map(Float.init) : nil
+    }
+}

@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "er-coordinator", targets: ["Coordinator"]),
         .executable(name: "er-audio-worker", targets: ["AudioWorker"]),
         .executable(name: "er-video-worker", targets: ["VideoWorker"]),
+        .executable(name: "er-fusion", targets: ["Fusion"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -42,9 +43,13 @@ let package = Package(
             dependencies: ["Emotion", "Media", "Vision", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
+            name: "Pipeline",
+            dependencies: ["Analysis", "Emotion", "Media", "Messaging", "Store", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
             name: "CommandSupport",
             dependencies: [
-                "Analysis", "Emotion", "Media",
+                "Analysis", "Emotion", "Media", "Messaging", "Pipeline", "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -53,15 +58,19 @@ let package = Package(
         // Executables: thin shells over the modules above.
         .executableTarget(
             name: "Coordinator",
-            dependencies: ["CommandSupport", "Analysis", "Emotion", "Media", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Store", "Pipeline", "CommandSupport", "Analysis", "Emotion", "Media", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "AudioWorker",
-            dependencies: ["CommandSupport", "Analysis", "Emotion", "Media", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Pipeline", "CommandSupport", "Analysis", "Emotion", "Media", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "VideoWorker",
-            dependencies: ["CommandSupport", "Analysis", "Emotion", "Media", "Vision", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Pipeline", "CommandSupport", "Analysis", "Emotion", "Media", "Vision", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "Fusion",
+            dependencies: ["CommandSupport", "Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // Paths to ../shared/data and scratch media for the tests.

@@ -136,6 +136,11 @@ public struct ResultMessage: Sendable, Codable, Equatable {
 /// Why a message body was refused.
 public struct MessageDecodingError: Error, Sendable, Equatable, CustomStringConvertible {
     public var reason: String
+
+    public init(reason: String) {
+        self.reason = reason
+    }
+
     public var description: String { reason }
 }
 

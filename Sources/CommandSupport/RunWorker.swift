@@ -1,0 +1,20 @@
+import Emotion
+import Foundation
+import Logging
+import Pipeline
+
+/// Runs a worker service until SIGTERM/SIGINT (or its job limit), as the worker executables' `run` commands do.
+public func runWorker(
+    stream: StreamKind, connection: ConnectionOptions, options: WorkerOptions, logging: LoggingOptions,
+    makeProcessor: @escaping @Sendable () throws -> any JobProcessor
+) throws {
+    let logger = logging.bootstrap("er-\(stream.rawValue)-worker")
+    let configuration = WorkerConfiguration(
+        broker: try connection.broker(), stream: stream, concurrency: options.concurrency, prefetch: options.prefetch,
+        shutdownGrace: .seconds(options.shutdownGrace), jobLimit: options.maxJobs)
+    let service = WorkerService(configuration: configuration, logger: logger, makeProcessor: makeProcessor)
+    let handlers = service.stop.installSignalHandlers()
+    defer { handlers.forEach { $0.cancel() } }
+    try service.run()
+    logger.info("stopped")
+}

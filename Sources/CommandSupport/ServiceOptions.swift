@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Messaging
+import Pipeline
+import Store
+
+/// Broker and database locations, shared by the pipeline commands. Flags override `ER_AMQP_URL` and
+/// `ER_DATABASE_URL`; both default to the local stack's (`scripts/stack env`).
+public struct ConnectionOptions: ParsableArguments {
+    @Option(name: .customLong("amqp-url"), help: "RabbitMQ URL (default: $ER_AMQP_URL or the local stack's).")
+    public var amqpURL: String?
+
+    @Option(name: .customLong("database-url"), help: "PostgreSQL URL (default: $ER_DATABASE_URL or the local stack's).")
+    public var databaseURL: String?
+
+    public init() {}
+
+    public func broker() throws -> BrokerURL { try BrokerURL.resolve(amqpURL) }
+
+    public func database() -> String { DatabaseConnection.resolveURL(databaseURL) }
+}
+
+/// Log verbosity, shared by the long-running commands.
+public struct LoggingOptions: ParsableArguments {
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    public var level: Logger.Level = .info
+
+    public init() {}
+
+    /// Sends logs to standard error at the chosen level and returns a logger labelled `label`.
+    public func bootstrap(_ label: String) -> Logger {
+        let level = self.level
+        LoggingSystem.bootstrap { name in
+            var handler = StreamLogHandler.standardError(label: name)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: label)
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// Options of the worker `run` commands.
+public struct WorkerOptions: ParsableArguments {
+    @Option(help: "Processing threads in this process.")
+    public var concurrency: Int = 1
+
+    @Option(help: "Unacknowledged jobs the broker may send ahead (default: twice the concurrency).")
+    public var prefetch: Int?
+
+    @Option(name: .customLong("media-root"), help: "Only open local files under this folder (repeatable; default: any).")
+    public var mediaRoots: [String] = []
+
+    @Option(name: .customLong("allow-protocol"), help: "Media protocols allowed (repeatable; default: file, http, https).")
+    public var protocols: [String] = []
+
+    @Option(name: .customLong("shutdown-grace"), help: "Seconds to finish in-flight jobs after SIGTERM/SIGINT.")
+    public var shutdownGrace: Int = 60
+
+    @Option(name: .customLong("max-jobs"), help: "Exit after this many jobs (0: run until stopped).")
+    public var maxJobs: Int = 0
+
+    public init() {}
+
+    public func validate() throws {
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        if let prefetch, prefetch < concurrency { throw ValidationError("--prefetch must be at least --concurrency") }
+    }
+
+    public var policy: MediaPolicy {
+        MediaPolicy(roots: mediaRoots, protocols: protocols.isEmpty ? ["file", "http", "https"] : protocols)
+    }
+}

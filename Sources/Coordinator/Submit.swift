@@ -1,0 +1,46 @@
+import ArgumentParser
+import CommandSupport
+import Foundation
+import Pipeline
+
+extension Coordinator {
+    /// Registers clips and publishes their jobs.
+    struct Submit: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register clips from folders, manifests or URLs and publish their jobs (resumable)."
+        )
+
+        @Argument(help: "Folders (scanned recursively), manifests (.txt/.lst one per line, .csv with a path column), media files or http(s) URLs.")
+        var inputs: [String]
+
+        @Option(help: "Batch name (default: the first input's name). Submitting to the same batch again skips clips with results.")
+        var batch: String?
+
+        @Flag(help: "Analyse clips again even if they already have results.")
+        var force = false
+
+        @Option(help: "Comma-separated media extensions to pick up in folders.")
+        var extensions = SourceDiscovery.defaultMediaExtensions.sorted().joined(separator: ",")
+
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() throws {
+            let discovery = SourceDiscovery(mediaExtensions: Set(extensions.lowercased().split(separator: ",").map {
+                String($0.trimmingCharacters(in: .whitespaces).drop { $0 == "." })
+            }))
+            let sources = try discovery.sources(from: inputs)
+            guard !sources.isEmpty else { throw ValidationError("no media found in \(inputs.joined(separator: ", "))") }
+            let name = batch ?? Self.defaultBatchName(inputs[0])
+            let summary = try Pipeline.submit(sources: sources, batch: name, force: force,
+                                              databaseURL: connection.database(), broker: try connection.broker())
+            print("batch \(summary.batch): \(summary.found) clip(s) found, \(summary.published) queued, "
+                  + "\(summary.skipped) skipped (already have results)")
+        }
+
+        static func defaultBatchName(_ input: String) -> String {
+            let trimmed = input.hasSuffix("/") ? String(input.dropLast()) : input
+            if let url = URL(string: trimmed), url.scheme?.hasPrefix("http") == true { return url.host ?? trimmed }
+            return (trimmed as NSString).lastPathComponent
+        }
+    }
+}

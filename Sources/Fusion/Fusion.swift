@@ -1,0 +1,34 @@
+import ArgumentParser
+import CommandSupport
+import Pipeline
+
+@main
+struct Fusion: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "er-fusion",
+        abstract: "Combines audio and video results per clip and stores them in PostgreSQL.",
+        version: "0.1.0",
+        subcommands: [Run.self]
+    )
+
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Consume results until SIGTERM/SIGINT.")
+
+        @Option(help: "Results the broker may send ahead.")
+        var prefetch = 64
+
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var logging: LoggingOptions
+
+        func run() throws {
+            let logger = logging.bootstrap("er-fusion")
+            let service = FusionService(
+                configuration: FusionConfiguration(broker: try connection.broker(), databaseURL: connection.database(), prefetch: prefetch),
+                logger: logger)
+            let handlers = service.stop.installSignalHandlers()
+            defer { handlers.forEach { $0.cancel() } }
+            service.run()
+            logger.info("stopped")
+        }
+    }
+}

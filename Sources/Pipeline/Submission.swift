@@ -1,0 +1,44 @@
+import Emotion
+import Foundation
+import Messaging
+import Store
+
+/// What a submission did.
+public struct SubmissionSummary: Sendable, Equatable {
+    public var batch: String
+    public var batchID: Int64
+    /// Sources found in the inputs.
+    public var found: Int
+    /// Clips whose jobs were published.
+    public var published: Int
+    /// Clips skipped because they already have results.
+    public var skipped: Int
+}
+
+/// Registers clips in the database and publishes one job per clip and stream, with publisher confirms.
+///
+/// Resumable: clips that already have results are skipped unless `force`; clips registered by an interrupted
+/// submission (still queued) are published again, which is safe because results are idempotent.
+public func submit(sources: [String], batch: String, force: Bool, databaseURL: String, broker: BrokerURL) throws -> SubmissionSummary {
+    let database = try DatabaseConnection(url: databaseURL)
+    try Schema.migrate(database)
+    let store = ResultStore(database: database)
+    let batchID = try store.batch(named: batch)
+    let pending = try store.register(sources: sources, batchID: batchID, force: force)
+    if !pending.isEmpty {
+        let connection = try BrokerConnection(url: broker)
+        defer { connection.close() }
+        let publisher = try ConfirmedPublisher(connection: connection, channel: 1)
+        try Topology.declare(StreamKind.allCases.map { Topology.jobQueue($0.rawValue) } + [Topology.resultsQueue],
+                             on: connection, channel: 1)
+        for clip in pending {
+            for stream in StreamKind.allCases {
+                let job = JobMessage(clipID: clip.id, batchID: batchID, source: clip.source, stream: stream, attempt: clip.attempt)
+                try publisher.publish(MessageCodec.encode(job), toQueue: Topology.jobQueue(stream.rawValue), messageID: job.jobID.uuidString)
+            }
+        }
+        try publisher.waitForConfirms()
+    }
+    return SubmissionSummary(batch: batch, batchID: batchID, found: sources.count, published: pending.count,
+                             skipped: sources.count - pending.count)
+}

@@ -1,0 +1,25 @@
+import ArgumentParser
+import CommandSupport
+import Pipeline
+
+extension VideoWorker {
+    /// Consumes video jobs from RabbitMQ and publishes facial emotion results.
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Consume video jobs until SIGTERM/SIGINT.")
+
+        @OptionGroup var models: ModelOptions
+        @OptionGroup var sampling: SamplingOptions
+        @OptionGroup var worker: WorkerOptions
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var logging: LoggingOptions
+
+        func run() throws {
+            let directory = try models.resolve()
+            let policy = worker.policy
+            let frames = sampling.sampling
+            try runWorker(stream: .video, connection: connection, options: worker, logging: logging) {
+                try FaceJobProcessor(modelsDirectory: directory, policy: policy, sampling: frames)
+            }
+        }
+    }
+}

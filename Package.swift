@@ -83,6 +83,10 @@ let package = Package(
             dependencies: ["Analysis", "Emotion", "Media", "Vision", "TestSupport"],
             resources: [.copy("Fixtures")]
         ),
+        .testTarget(
+            name: "PipelineTests",
+            dependencies: ["Pipeline", "Messaging", "Store", "Emotion", "TestSupport"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

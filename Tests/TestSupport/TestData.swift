@@ -94,3 +94,95 @@ public enum TestData {
         return made
     }
 }
+
+/// The local stack (`scripts/stack up`) and the built executables, for integration tests.
+public enum TestStack {
+    /// The broker URL tests use: `$ER_AMQP_URL` or the local stack's default.
+    public static var amqpURL: String {
+        ProcessInfo.processInfo.environment["ER_AMQP_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "amqp://er:er@127.0.0.1:5673/%2f"
+    }
+
+    /// The database URL tests use: `$ER_DATABASE_URL` or the local stack's default.
+    public static var databaseURL: String {
+        ProcessInfo.processInfo.environment["ER_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "postgresql://er:er@127.0.0.1:5433/emotions"
+    }
+
+    /// Whether both servers accept TCP connections.
+    public static var available: Bool {
+        reachable(url: amqpURL) && reachable(url: databaseURL)
+    }
+
+    public static let missingReason = "needs RabbitMQ and PostgreSQL from `scripts/stack up` (ER_AMQP_URL, ER_DATABASE_URL)"
+
+    static func reachable(url: String) -> Bool {
+        guard let components = URLComponents(string: url), let host = components.host, let port = components.port else { return false }
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        guard inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host, &address.sin_addr) == 1 else { return false }
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+
+    /// A built executable (`swift build` puts them in `.build/debug`), or `nil`.
+    public static func executable(_ name: String) -> URL? {
+        for configuration in ["debug", "release"] {
+            let url = TestData.repositoryRoot.appendingPathComponent(".build/\(configuration)/\(name)")
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        return nil
+    }
+
+    public static var executablesAvailable: Bool {
+        ["er-coordinator", "er-audio-worker", "er-video-worker", "er-fusion"].allSatisfy { executable($0) != nil }
+    }
+
+    /// Starts a built executable with the stack's URLs and the committed models; output goes to `log`.
+    public static func start(_ name: String, _ arguments: [String], log: URL) throws -> Process {
+        let process = Process()
+        process.executableURL = try require(executable(name), "\(name) is not built")
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["ER_AMQP_URL"] = amqpURL
+        environment["ER_DATABASE_URL"] = databaseURL
+        environment["ER_MODELS_DIR"] = TestData.models.path
+        process.environment = environment
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        return process
+    }
+
+    /// Runs a built executable to completion; returns its exit status and standard output.
+    public static func run(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = try require(executable(name), "\(name) is not built")
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["ER_AMQP_URL"] = amqpURL
+        environment["ER_DATABASE_URL"] = databaseURL
+        environment["ER_MODELS_DIR"] = TestData.models.path
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.standardError
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// `#require` without Testing in this support module: throws when the value is missing.
+func require<Value>(_ value: Value?, _ message: String = "required value missing") throws -> Value {
+    guard let value else { throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: message]) }
+    return value
+}

@@ -1,0 +1,156 @@
+import Emotion
+import Foundation
+import Messaging
+import Store
+import Testing
+import TestSupport
+
+/// The whole pipeline on the shared clips, with the real broker, database and executables.
+@Suite(.enabled(if: TestStack.available && TestData.available && TestData.modelsAvailable && TestStack.executablesAvailable,
+                "needs scripts/stack up, ../shared/data, the committed models and `swift build`"),
+       .serialized)
+struct PipelineEndToEndTests {
+    @Test func everySharedClipEndsWithExactlyOneFusedRowAndABadFileFails() throws {
+        let folder = try TestData.scratchFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let media = folder.appendingPathComponent("media")
+        try FileManager.default.createDirectory(at: media, withIntermediateDirectories: true)
+        let clips = try FileManager.default.contentsOfDirectory(atPath: TestData.avClips.path).filter { $0.hasSuffix(".mp4") }
+        for clip in clips {
+            try FileManager.default.createSymbolicLink(at: media.appendingPathComponent(clip),
+                                                       withDestinationURL: TestData.avClips.appendingPathComponent(clip))
+        }
+        let broken = media.appendingPathComponent("broken 'clip' $1.mp4")
+        _ = FileManager.default.createFile(atPath: broken.path, contents: Data("definitely not a video".utf8))
+
+        let logs = folder.appendingPathComponent("logs")
+        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        var services = [
+            try TestStack.start("er-fusion", ["run"], log: logs.appendingPathComponent("fusion.log")),
+            try TestStack.start("er-audio-worker", ["run"], log: logs.appendingPathComponent("audio-1.log")),
+            try TestStack.start("er-audio-worker", ["run"], log: logs.appendingPathComponent("audio-2.log")),
+            try TestStack.start("er-video-worker", ["run", "--concurrency", "2"], log: logs.appendingPathComponent("video.log")),
+        ]
+        defer {
+            for service in services where service.isRunning { service.terminate() }
+            for service in services { service.waitUntilExit() }
+        }
+
+        let batch = "e2e-\(UUID().uuidString.prefix(8))"
+        let submitted = try TestStack.run("er-coordinator", ["submit", media.path, "--batch", batch])
+        #expect(submitted.status == 0)
+        #expect(submitted.output.contains("\(clips.count + 1) clip(s) found, \(clips.count + 1) queued"), "\(submitted.output)")
+
+        let waited = try TestStack.run("er-coordinator", ["wait", batch, "--timeout", "600"])
+        #expect(waited.status == 1, "wait exits 1 because one clip failed: \(waited.output)")
+
+        let database = try DatabaseConnection(url: TestStack.databaseURL)
+        let store = ResultStore(database: database)
+        let rows = try store.clips(batch: batch)
+        #expect(rows.count == clips.count + 1)
+        for row in rows {
+            if row["path"] == broken.path {
+                #expect(row["status"] == "failed")
+                #expect(row["error"]?.contains("not_media_file") == true, "\(row["error"] ?? "")")
+            } else {
+                #expect(row["status"] == "done", "\(row["path"] ?? ""): \(row["error"] ?? "")")
+                #expect(row["fused_label"] != nil)
+            }
+        }
+        let fusedCounts = try database.query("""
+            SELECT count(f.clip_id) AS fused, count(DISTINCT f.clip_id) AS distinct_clips
+            FROM clips c JOIN batches b ON b.id = c.batch_id LEFT JOIN fused_results f ON f.clip_id = c.id WHERE b.name = $1
+            """, [batch])
+        #expect(try fusedCounts[0].int("fused") == Int64(clips.count))
+        #expect(try fusedCounts[0].int("distinct_clips") == Int64(clips.count))
+
+        // Both audio workers took jobs.
+        let audioWorkers = try database.query("""
+            SELECT count(DISTINCT s.worker) AS workers FROM stream_results s JOIN clips c ON c.id = s.clip_id
+            JOIN batches b ON b.id = c.batch_id WHERE b.name = $1 AND s.stream = 'audio'
+            """, [batch])
+        #expect(try audioWorkers[0].int("workers") == 2)
+
+        // Submitting the same folder again adds nothing.
+        let countBefore = try database.query("SELECT (SELECT count(*) FROM clips) + (SELECT count(*) FROM stream_results) + (SELECT count(*) FROM fused_results) AS n")
+        let again = try TestStack.run("er-coordinator", ["submit", media.path, "--batch", batch])
+        #expect(again.output.contains("0 queued, \(clips.count + 1) skipped"), "\(again.output)")
+        let countAfter = try database.query("SELECT (SELECT count(*) FROM clips) + (SELECT count(*) FROM stream_results) + (SELECT count(*) FROM fused_results) AS n")
+        #expect(try countBefore[0].int("n") == countAfter[0].int("n"))
+
+        let exported = try TestStack.run("er-coordinator", ["export", batch, "--format", "csv"])
+        #expect(exported.output.split(separator: "\n").count == clips.count + 2)
+
+        // Workers stop cleanly on SIGTERM.
+        for service in services { service.terminate() }
+        for service in services { service.waitUntilExit() }
+        #expect(services.allSatisfy { $0.terminationStatus == 0 }, "exit statuses \(services.map(\.terminationStatus))")
+        services.removeAll()
+    }
+}
+
+@Suite(.enabled(if: TestStack.available, Comment(rawValue: TestStack.missingReason)), .serialized)
+struct MessagingTests {
+    @Test func publishesWithConfirmsAndConsumes() throws {
+        let url = try BrokerURL(TestStack.amqpURL)
+        let connection = try BrokerConnection(url: url)
+        let queue = "er.test.\(UUID().uuidString.prefix(8))"
+        try connection.openChannel(1)
+        try connection.declareQueue(queue, quorum: false, deadLetterExchange: nil, deliveryLimit: 0, channel: 1)
+        let publisher = try ConfirmedPublisher(connection: connection, channel: 2, window: 8)
+        for index in 0..<50 { try publisher.publish(Array("message \(index)".utf8), toQueue: queue, messageID: nil) }
+        try publisher.waitForConfirms()
+        try connection.setPrefetch(10, channel: 1)
+        try connection.consume(queue: queue, channel: 1)
+        var received: [String] = []
+        while received.count < 50, let event = try connection.nextEvent(timeout: .seconds(5)) {
+            if case .delivery(let delivery) = event {
+                received.append(String(decoding: delivery.body, as: UTF8.self))
+                try connection.ack(delivery)
+            }
+        }
+        #expect(received == (0..<50).map { "message \($0)" })
+    }
+
+    @Test func rejectedMessagesAreDeadLettered() throws {
+        let url = try BrokerURL(TestStack.amqpURL)
+        let connection = try BrokerConnection(url: url)
+        let queue = "er.test.dead.\(UUID().uuidString.prefix(8))"
+        try connection.openChannel(1)
+        try Topology.declare([], on: connection, channel: 1)
+        try connection.declareQueue(queue, quorum: true, deadLetterExchange: Topology.deadLetterExchange, deliveryLimit: 2, channel: 1)
+        let marker = "poison \(UUID().uuidString)"
+        let publisher = try ConfirmedPublisher(connection: connection, channel: 2)
+        try publisher.publish(Array(marker.utf8), toQueue: queue, messageID: nil)
+        try publisher.waitForConfirms()
+        try connection.consume(queue: queue, channel: 1)
+        guard case .delivery(let delivery)? = try connection.nextEvent(timeout: .seconds(5)) else {
+            Issue.record("no delivery"); return
+        }
+        try connection.reject(delivery, requeue: false)
+
+        let reader = try BrokerConnection(url: url)
+        try reader.openChannel(1)
+        try reader.consume(queue: Topology.deadLetterQueue, channel: 1)
+        var found = false
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !found, ContinuousClock.now < deadline {
+            if case .delivery(let dead)? = try reader.nextEvent(timeout: .milliseconds(500)) {
+                if String(decoding: dead.body, as: UTF8.self) == marker { found = true; try reader.ack(dead) } else {
+                    try reader.reject(dead, requeue: true)
+                }
+            }
+        }
+        #expect(found)
+    }
+
+    @Test func badCredentialsAndUnreachableBrokersGiveTypedErrors() throws {
+        var wrong = try BrokerURL(TestStack.amqpURL)
+        wrong.password = "wrong"
+        #expect(#expect(throws: MessagingError.self) { try BrokerConnection(url: wrong) }?.code == .loginFailed)
+        var closed = wrong
+        closed.port = 9
+        #expect(#expect(throws: MessagingError.self) { try BrokerConnection(url: closed, timeout: .seconds(2)) }?.code == .connectionFailed)
+        #expect(wrong.description.contains("***") && !wrong.description.contains("wrong"))
+    }
+}

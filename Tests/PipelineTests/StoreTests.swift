@@ -1,0 +1,116 @@
+import Emotion
+import Foundation
+import Store
+import Testing
+import TestSupport
+
+@Suite(.enabled(if: TestStack.available, Comment(rawValue: TestStack.missingReason)), .serialized)
+struct StoreTests {
+    let store: ResultStore
+
+    init() throws {
+        let database = try DatabaseConnection(url: TestStack.databaseURL)
+        try Schema.migrate(database)
+        store = ResultStore(database: database)
+    }
+
+    func result(_ clip: PendingClip, batch: Int64, stream: StreamKind, label: EmotionLabel?, attempt: Int = 1) -> ResultMessage {
+        let job = JobMessage(clipID: clip.id, batchID: batch, source: clip.source, stream: stream, attempt: attempt)
+        var result = ResultMessage(job: job, outcome: label == nil ? .absent : .ok,
+                                   model: ModelIdentity(name: "test-\(stream.rawValue)", sha256: "00", fusionWeight: 0.5), worker: "test:1")
+        if let label {
+            var logits = [Float](repeating: 0, count: 7)
+            logits[label.index] = 3
+            let prediction = StreamPrediction(labels: EmotionLabel.allCases.map(\.rawValue), logits: logits,
+                                              mapping: Dictionary(uniqueKeysWithValues: EmotionLabel.allCases.map { ($0.rawValue, $0) }))
+            result.labels = prediction.labels
+            result.logits = prediction.logits
+            result.probabilities = prediction.probabilities
+        } else {
+            result.error = .init(code: "no_face", reason: "no face found in 3 sampled frames")
+        }
+        return result
+    }
+
+    @Test func migrationsAreIdempotent() throws {
+        #expect(try Schema.migrate(store.database) == Schema.migrations.count)
+        #expect(try Schema.migrate(store.database) == Schema.migrations.count)
+    }
+
+    @Test func registrationIsResumableAndForceRequeues() throws {
+        let batch = try store.batch(named: "store-\(UUID().uuidString)")
+        let first = try store.register(sources: ["/m/a.mp4", "/m/b.mp4"], batchID: batch, force: false)
+        #expect(first.count == 2)
+        // Still queued: a second submission publishes them again (an interrupted submission resumes).
+        #expect(try store.register(sources: ["/m/a.mp4", "/m/b.mp4"], batchID: batch, force: false).count == 2)
+        try store.record(result(first[0], batch: batch, stream: .audio, label: .sad))
+        try store.record(result(first[0], batch: batch, stream: .video, label: .sad))
+        let again = try store.register(sources: ["/m/a.mp4", "/m/b.mp4"], batchID: batch, force: false)
+        #expect(again.map(\.source) == ["/m/b.mp4"])
+        let forced = try store.register(sources: ["/m/a.mp4"], batchID: batch, force: true)
+        #expect(forced.first?.attempt == 2)
+        // A late result from attempt 1 no longer counts.
+        #expect(try store.record(result(first[0], batch: batch, stream: .audio, label: .sad, attempt: 1)) == nil)
+    }
+
+    @Test func bothStreamsGiveExactlyOneFusedRowWhateverTheRepeats() throws {
+        let name = "store-\(UUID().uuidString)"
+        let batch = try store.batch(named: name)
+        let clip = try #require(try store.register(sources: ["/m/c.mp4"], batchID: batch, force: false).first)
+        #expect(try store.record(result(clip, batch: batch, stream: .audio, label: .angry)) == .waiting)
+        let video = result(clip, batch: batch, stream: .video, label: nil)
+        guard case .fused(let fused)? = try store.record(video) else { Issue.record("expected fused"); return }
+        #expect(fused.basis == .audioOnly && fused.label == .angry)
+        try store.record(video)
+        try store.record(result(clip, batch: batch, stream: .audio, label: .angry))
+        let rows = try store.database.query("SELECT count(*) AS n FROM fused_results WHERE clip_id = $1", [String(clip.id)])
+        #expect(try rows[0].int("n") == 1)
+        let view = try store.clips(batch: name)
+        #expect(view.count == 1 && view[0]["fused_label"] == "angry" && view[0]["status"] == "done")
+        let progress = try #require(try store.progress(batch: name).first)
+        #expect(progress.total == 1 && progress.done == 1 && progress.queued == 0 && progress.failed == 0)
+    }
+
+    @Test func concurrentWritersNeitherLoseNorDoubleAFusedRow() throws {
+        let batch = try store.batch(named: "store-\(UUID().uuidString)")
+        let clips = try store.register(sources: (0..<40).map { "/m/race-\($0).mp4" }, batchID: batch, force: false)
+        let audio = clips.map { result($0, batch: batch, stream: .audio, label: .happy) }
+        let video = clips.map { result($0, batch: batch, stream: .video, label: .happy) }
+        let url = TestStack.databaseURL
+        let group = DispatchGroup()
+        let failures = WorkerErrors()
+        for results in [audio, video] {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                do {
+                    let writer = ResultStore(database: try DatabaseConnection(url: url))
+                    for result in results { try writer.record(result) }
+                } catch {
+                    failures.add("\(error)")
+                }
+            }.start()
+        }
+        group.wait()
+        #expect(failures.all.isEmpty, "\(failures.all)")
+        let rows = try store.database.query(
+            "SELECT count(*) AS n, count(DISTINCT f.clip_id) AS distinct_clips FROM fused_results f JOIN clips c ON c.id = f.clip_id WHERE c.batch_id = $1",
+            [String(batch)])
+        #expect(try rows[0].int("n") == 40 && rows[0].int("distinct_clips") == 40)
+    }
+
+    @Test func parametersCannotInjectSQL() throws {
+        let name = "x'); DROP TABLE clips; --"
+        let batch = try store.batch(named: name)
+        #expect(try store.batch(named: name) == batch)
+        #expect(try store.database.query("SELECT count(*) AS n FROM clips").count == 1)
+    }
+}
+
+/// Collects errors from threads.
+final class WorkerErrors: @unchecked Sendable {
+    private let lock = NSLock()
+    private var errors: [String] = []
+    func add(_ error: String) { lock.lock(); errors.append(error); lock.unlock() }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return errors }
+}

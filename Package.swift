@@ -85,7 +85,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PipelineTests",
-            dependencies: ["Pipeline", "Messaging", "Store", "Emotion", "TestSupport"]
+            dependencies: ["Pipeline", "Messaging", "Store", "Emotion", "Media", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -53,6 +53,9 @@ public enum TestData {
     /// Whether the ffmpeg command-line tool is on the PATH (used to make test media).
     public static var hasFFmpegTool: Bool { (try? run("ffmpeg", ["-version"])) == 0 }
 
+    /// Whether python3 is on the PATH (used for a loopback HTTP server).
+    public static var hasPython: Bool { (try? run("python3", ["--version"])) == 0 }
+
     /// Runs a program from the PATH, returning its exit status; output is discarded.
     @discardableResult
     public static func run(_ program: String, _ arguments: [String]) throws -> Int32 {

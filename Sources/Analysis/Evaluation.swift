@@ -19,17 +19,7 @@ public enum LabelledFiles {
         }
     }
 
-    /// Regular files under `directory`, recursively, sorted.
-    static func files(under directory: URL) -> [String] {
-        guard let enumerator = FileManager.default.enumerator(
-            at: directory, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles]
-        ) else { return [] }
-        var found: [String] = []
-        for case let url as URL in enumerator where (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true {
-            found.append(url.path)
-        }
-        return found.sorted()
-    }
+    static func files(under directory: URL) -> [String] { FileTree.regularFiles(under: directory) }
 }
 
 /// Scores one stream's predictions against labels, collecting failures by file.

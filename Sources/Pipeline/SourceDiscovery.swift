@@ -1,3 +1,4 @@
+import Analysis
 import Foundation
 
 /// Turns the Coordinator's inputs — folders, manifests, URLs, files — into media sources.
@@ -55,16 +56,8 @@ public struct SourceDiscovery: Sendable {
     }
 
     func scan(_ folder: String) -> [String] {
-        guard let enumerator = FileManager.default.enumerator(
-            at: URL(fileURLWithPath: folder), includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles]
-        ) else { return [] }
-        var files: [String] = []
-        for case let url as URL in enumerator where mediaExtensions.contains(url.pathExtension.lowercased()) {
-            if (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true {
-                files.append(url.standardizedFileURL.path)
-            }
-        }
-        return files.sorted()
+        FileTree.regularFiles(under: URL(fileURLWithPath: folder))
+            .filter { mediaExtensions.contains(($0 as NSString).pathExtension.lowercased()) }
     }
 
     func manifest(_ path: String) throws -> [String] {

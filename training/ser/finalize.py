@@ -2,7 +2,7 @@
 """Export a trained run to ONNX, check it with OpenCV 4.6 dnn, and write the model card + Swift fixture.
 
 Example (from the repository root):
-  python3 training/ser/finalize.py --run training/ser/runs/final --data ../shared/data/ravdess/speech-16k \
+  python3 training/ser/finalize.py --run training/ser/runs/a2 --data ../shared/data/ravdess/speech-16k \
       --out Models --cv2-python /tmp/cv46/bin/python
 """
 import argparse
@@ -31,7 +31,7 @@ FIXTURE_CLIPS = [
 ]
 
 
-def load_model(run):
+def load_members(run):
     res = json.load(open(os.path.join(run, "result.json")))
     a = res["args"]
     widths = tuple(int(v) for v in a["widths"].split(","))
@@ -40,13 +40,23 @@ def load_model(run):
     for k in range(a["members"]):
         m = train.SERNet(widths, reps, a["dropout"], a.get("head", 0))
         m.load_state_dict(torch.load(os.path.join(run, f"member{k}.pt")))
-        members.append(m)
-    return train.Ensemble(members).eval(), res
+        members.append(m.eval())
+    return members, res
+
+
+def load_model(runs):
+    """All members of all runs, logits averaged inside one graph."""
+    members, results = [], []
+    for r in runs:
+        m, res = load_members(r)
+        members += m
+        results.append(res)
+    return train.Ensemble(members).eval(), results
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--run", required=True)
+    ap.add_argument("--run", required=True, nargs="+", help="one or more run dirs; several = averaged ensemble")
     ap.add_argument("--data", default="../shared/data/ravdess/speech-16k")
     ap.add_argument("--out", default="Models")
     ap.add_argument("--name", default=None, help="card name, default ser-<arch>-v1")
@@ -55,12 +65,14 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(1)
 
-    model, res = load_model(args.run)
+    model, results = load_model(args.run)
+    run0 = args.run[0]
+    os.makedirs(args.out, exist_ok=True)
     onnx_path = os.path.join(args.out, "ser.onnx")
     ops = train.export_onnx(model, onnx_path)
     macs = train.count_macs(model)
 
-    val = np.load(os.path.join(args.run, "val.npz"))
+    val = np.load(os.path.join(run0, "val.npz"))
     feats, y, paths = val["feats"], val["y"], [str(p) for p in val["paths"]]
     # recompute features from the audio (guards against stale caches)
     for p in FIXTURE_CLIPS:
@@ -71,8 +83,8 @@ def main():
     with torch.no_grad():
         torch_logits = model(torch.from_numpy(feats[:, None])).numpy()
 
-    tmp_in = os.path.join(args.run, "cv2_inputs.npy")
-    tmp_out = os.path.join(args.run, "cv2_out.npz")
+    tmp_in = os.path.join(run0, "cv2_inputs.npy")
+    tmp_out = os.path.join(run0, "cv2_out.npz")
     np.save(tmp_in, feats)
     subprocess.run([args.cv2_python, os.path.join(os.path.dirname(os.path.abspath(__file__)), "cv2_check.py"),
                     onnx_path, tmp_in, tmp_out], check=True)
@@ -80,11 +92,12 @@ def main():
     cv_logits = cv["logits"]
     max_diff = float(np.abs(cv_logits - torch_logits).max())
     metrics = train.evaluate(cv_logits, y)
+    metrics_t = train.evaluate(torch_logits, y)
     lat = cv["latency_ms"]
 
     sha = hashlib.sha256(open(onnx_path, "rb").read()).hexdigest()
-    a = res["args"]
-    arch = "cnn" + "x".join(a["widths"].split(",")[-1:]) + (f"-ens{a['members']}" if a["members"] > 1 else "")
+    n_members = len(model.members)
+    arch = ("cnn" + results[0]["args"]["widths"].split(",")[-1]) if n_members == 1 else f"cnn-ens{n_members}"
     name = args.name or f"ser-{arch}-v1"
     card = {
         "schema": 1, "name": name, "task": "speech", "onnx": "ser.onnx", "sha256": sha,
@@ -127,14 +140,15 @@ def main():
         json.dump(fixture, f, separators=(",", ":"))
         f.write("\n")
 
-    report = {"card": card, "macs": macs, "ops": ops, "cv2_version": str(cv["version"]),
+    report = {"runs": args.run, "torch_metrics": {k: metrics_t[k] for k in ("ravdess7", "canonical", "accuracy8")},
+              "card": card, "macs": macs, "ops": ops, "cv2_version": str(cv["version"]),
               "cv2_vs_torch_max_abs_diff": max_diff,
               "latency_ms": {"median": float(np.median(lat)), "p90": float(np.percentile(lat, 90)),
                              "min": float(lat.min())},
               "confusion": {k: {"classes": metrics[k]["classes"], "matrix": metrics[k]["confusion"]}
                             for k in ("ravdess7", "canonical")},
               "accuracy8": metrics["accuracy8"], "fixture_bytes": os.path.getsize(args.fixture)}
-    json.dump(report, open(os.path.join(args.run, "finalize.json"), "w"), indent=1)
+    json.dump(report, open(os.path.join(run0, "finalize.json"), "w"), indent=1)
     print(json.dumps({k: v for k, v in report.items() if k != "confusion"}, indent=1))
     for k in ("ravdess7", "canonical"):
         print(k, metrics[k]["classes"])

@@ -2,7 +2,7 @@
 """Train the SER CNN on RAVDESS speech (actors 1-16), validate on actors 17-20, export ONNX.
 
 Example (from the repository root):
-  python3 training/ser/train.py --data ../shared/data/ravdess/speech-16k --out Models --epochs 60 --seed 1
+  python3 training/ser/train.py --data ../shared/data/ravdess/speech-16k --out Models --epochs 40 --seed 1 --head 256 --no-export
 
 Reproducible: fixed seeds, torch.set_num_threads(1), deterministic data order and augmentation.
 """

@@ -27,6 +27,7 @@ extension Coordinator {
             var lastLine = ""
             var lastPrinted = Date.distantPast
             var store: ResultStore?
+            var alreadyFinished: Int?
             while true {
                 if store == nil {
                     do {
@@ -43,7 +44,9 @@ extension Coordinator {
                             throw ValidationError("no batch named \(batch)")
                         }
                         let elapsed = Date().timeIntervalSince(started)
-                        let line = Self.progressLine(progress, elapsed: elapsed, bar: onTerminal)
+                        if alreadyFinished == nil { alreadyFinished = progress.finished }
+                        let line = Self.progressLine(progress, elapsed: elapsed, newlyFinished: progress.finished - alreadyFinished!,
+                                                     bar: onTerminal)
                         if onTerminal {
                             FileHandle.standardOutput.write(Data(("\r" + line).utf8))
                         } else if line != lastLine && Date().timeIntervalSince(lastPrinted) >= 5 || progress.isComplete {
@@ -69,9 +72,10 @@ extension Coordinator {
             }
         }
 
-        static func progressLine(_ progress: BatchProgress, elapsed: Double, bar: Bool) -> String {
+        /// One progress report; the rate counts only clips finished while waiting.
+        static func progressLine(_ progress: BatchProgress, elapsed: Double, newlyFinished: Int, bar: Bool) -> String {
             let fraction = progress.total > 0 ? Double(progress.finished) / Double(progress.total) : 1
-            let rate = elapsed > 0 ? Double(progress.finished) / elapsed : 0
+            let rate = elapsed > 0.5 ? Double(newlyFinished) / elapsed : 0
             let counts = "\(progress.finished)/\(progress.total) clips (\(progress.done) done, \(progress.failed) failed) "
                 + String(format: "%.1f s, %.2f clips/s", elapsed, rate)
             guard bar else { return "\(progress.batch): " + counts }

@@ -48,6 +48,9 @@ public final class DatabaseConnection {
             self.connection = nil
             throw DatabaseError(.connectionFailed, message: "\(displayURL): \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
+        // Server notices ("relation already exists, skipping") would go to stderr; warnings and errors still come
+        // back through results.
+        try query("SET client_min_messages TO warning")
     }
 
     /// The URL from `explicit`, else `$ER_DATABASE_URL`, else the local stack's.

@@ -104,12 +104,15 @@ public final class FaceEmotionRecognizer {
         var inference = Duration.zero
         var frameLogits: [[Float]] = []
         var sampled = 0
+        var lastFace: Box?
         let file = try MediaFile(source, options: options)
         let decoded = try file.forEachFrame(sampling: sampling, range: range) { frame in
             sampled += 1
             let image = GrayImage(width: frame.width, height: frame.height, pixels: frame.pixels)
             var mark = clock.now
-            let face = try detector.largestFace(in: image)
+            var face = try lastFace.flatMap { previous throws(VisionError) in try detector.largestFace(in: image, near: previous) }
+            if face == nil { face = try detector.largestFace(in: image) }
+            lastFace = face
             detection += clock.now - mark
             guard let face else { return true }
             mark = clock.now

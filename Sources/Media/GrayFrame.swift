@@ -34,6 +34,7 @@ public enum FrameSampling: Sendable, Hashable {
     /// Decides frame by frame; `next` keeps the state of a rate-based choice.
     struct Selector {
         let sampling: FrameSampling
+        /// With `.rate`, the media time of the next wanted frame (relative to the range start).
         var nextTime: Double?
 
         init(_ sampling: FrameSampling) { self.sampling = sampling }

@@ -9,6 +9,8 @@ extension MediaFile {
     /// - Parameters:
     ///   - sampling: Which frames to hand over.
     ///   - range: A span to decode (seeking to its start), or `nil` for the whole stream.
+    ///   - skipUnsampledFrames: With `.rate` sampling, let the decoder drop non-reference frames while the next
+    ///     sample is more than a frame away (faster; the sample then lands on the next decoded frame).
     ///   - body: Called for each sampled frame, in order; return `false` to stop early.
     /// - Returns: The number of frames decoded (sampled or not).
     /// - Throws: `MediaError` (`.noVideoStream`, `.truncated`, `.decodingFailed`) or whatever `body` throws.
@@ -16,6 +18,7 @@ extension MediaFile {
     public func forEachFrame(
         sampling: FrameSampling,
         range: TimeRange? = nil,
+        skipUnsampledFrames: Bool = true,
         _ body: (GrayFrame) throws -> Bool
     ) throws -> Int {
         let location = source.location
@@ -25,10 +28,19 @@ extension MediaFile {
         let converter = GrayConverter()
         var decodedCount = 0
         var lastTime = 0.0
+        var firstTime: Double?
         var stoppedEarly = false
+        let frameInterval = (info.video?.frameRate ?? 0) > 0 ? 1 / info.video!.frameRate : 0.04
         try decoder.decode(from: self) { frame in
             let time = decoder.seconds(frame.pointee.best_effort_timestamp) ?? lastTime
             lastTime = time
+            if firstTime == nil { firstTime = time }
+            defer {
+                if skipUnsampledFrames, let due = selector.nextTime {
+                    decoder.codec?.pointee.skip_frame = time + 1.5 * frameInterval < due + (range?.start ?? 0)
+                        ? AVDISCARD_NONREF : AVDISCARD_DEFAULT
+                }
+            }
             if let range {
                 if time < range.start - 1e-3 { return true }
                 if time >= range.end - 1e-3 { return false }
@@ -41,11 +53,11 @@ extension MediaFile {
             return !stoppedEarly
         }
         if range == nil, !stoppedEarly, let stream = info.video, let declared = declaredDuration(streamIndex: stream.index),
-           declared > 1, stream.frameRate > 0 {
-            let decoded = Double(decodedCount) / stream.frameRate
-            if decoded < 0.8 * declared {
+           declared > 1 {
+            let covered = decodedCount == 0 ? 0 : lastTime - (firstTime ?? 0) + frameInterval
+            if covered < 0.8 * declared {
                 throw MediaError(.truncated, source: location,
-                                 reason: "decoded \(decodedCount) frames of a \(String(format: "%.2f", declared)) s video stream")
+                                 reason: String(format: "decoded %.2f s of a %.2f s video stream", covered, declared))
             }
         }
         return decodedCount

@@ -86,7 +86,19 @@ static inline amqp_rpc_reply_t er_amqp_bind_queue(amqp_connection_state_t state,
     return amqp_get_rpc_reply(state);
 }
 
-static inline amqp_rpc_reply_t er_amqp_simple(amqp_connection_state_t state) { return amqp_get_rpc_reply(state); }
+/// A passive queue declare: reports the queue's ready messages and consumers without changing it.
+static inline amqp_rpc_reply_t er_amqp_queue_depth(amqp_connection_state_t state, amqp_channel_t channel,
+                                                   const char *name, uint32_t *messages, uint32_t *consumers) {
+    amqp_queue_declare_ok_t *ok = amqp_queue_declare(state, channel, amqp_cstring_bytes(name), 1, 0, 0, 0,
+                                                     amqp_empty_table);
+    amqp_rpc_reply_t reply = amqp_get_rpc_reply(state);
+    if (ok != NULL) {
+        *messages = ok->message_count;
+        *consumers = ok->consumer_count;
+    }
+    return reply;
+}
+
 
 static inline amqp_rpc_reply_t er_amqp_confirm_select(amqp_connection_state_t state, amqp_channel_t channel) {
     amqp_confirm_select(state, channel);

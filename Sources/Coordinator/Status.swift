@@ -1,6 +1,8 @@
 import ArgumentParser
 import CommandSupport
+import Emotion
 import Foundation
+import Messaging
 import Store
 
 extension Coordinator {
@@ -11,9 +13,13 @@ extension Coordinator {
         @Argument(help: "A batch name (default: every batch).")
         var batch: String?
 
+        @Flag(help: "Show the broker's queue depths (messages ready, consumers) instead of clip counts.")
+        var queues = false
+
         @OptionGroup var connection: ConnectionOptions
 
         func run() throws {
+            if queues { return try showQueues() }
             let database = try DatabaseConnection(url: connection.database())
             try Schema.migrate(database)
             let progress = try ResultStore(database: database).progress(batch: batch)
@@ -22,6 +28,21 @@ extension Coordinator {
                 header: ["batch", "clips", "queued", "done", "failed"],
                 rows: progress.map { [$0.batch, String($0.total), String($0.queued), String($0.done), String($0.failed)] }
             ))
+        }
+
+        func showQueues() throws {
+            let broker = try BrokerConnection(url: try connection.broker())
+            defer { broker.close() }
+            let names = StreamKind.allCases.map { Topology.jobQueue($0.rawValue) } + [Topology.resultsQueue, Topology.deadLetterQueue]
+            var rows: [[String]] = []
+            for (index, name) in names.enumerated() {
+                // A passive declare of a missing queue closes its channel: give each queue its own.
+                let channel = UInt16(index + 1)
+                try broker.openChannel(channel)
+                let depth = try? broker.depth(of: name, channel: channel)
+                rows.append([name, depth.map { String($0.messages) } ?? "absent", depth.map { String($0.consumers) } ?? "-"])
+            }
+            print(ReportPrinter.table(header: ["queue", "ready", "consumers"], rows: rows))
         }
     }
 }

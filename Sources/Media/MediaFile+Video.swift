@@ -132,3 +132,20 @@ final class GrayConverter {
         sws_freeContext(scaler)
     }
 }
+
+extension MediaFile {
+    /// Decodes every frame of the best video stream and discards it: the decode-only cost of a file
+    /// (the ceiling a video worker is measured against).
+    ///
+    /// - Returns: The number of frames decoded.
+    public func decodeAllFrames() throws -> Int {
+        try rewind(to: 0, source: source.location)
+        let decoder = try StreamDecoder(file: self, type: AVMEDIA_TYPE_VIDEO)
+        var count = 0
+        try decoder.decode(from: self) { _ in
+            count += 1
+            return true
+        }
+        return count
+    }
+}

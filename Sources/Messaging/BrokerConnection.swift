@@ -129,6 +129,15 @@ public final class BrokerConnection {
         try checked(reply, "declare queue \(name)")
     }
 
+    /// Messages ready in `queue` and its consumer count, without changing it (a passive declare).
+    /// Throws `.channelClosed` when the queue does not exist (the channel is then closed).
+    public func depth(of queue: String, channel: UInt16) throws(MessagingError) -> (messages: Int, consumers: Int) {
+        var messages: UInt32 = 0
+        var consumers: UInt32 = 0
+        try checked(er_amqp_queue_depth(state, channel, queue, &messages, &consumers), "inspect queue \(queue)")
+        return (Int(messages), Int(consumers))
+    }
+
     /// Binds a queue to an exchange.
     public func bind(queue: String, exchange: String, routingKey: String, channel: UInt16) throws(MessagingError) {
         try checked(er_amqp_bind_queue(state, channel, queue, exchange, routingKey), "bind \(queue) to \(exchange)")

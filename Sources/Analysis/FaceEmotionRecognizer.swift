@@ -30,6 +30,9 @@ public final class FaceEmotionRecognizer {
     private let offset: Float
     /// Margin added around a detected face before cropping, as a fraction of the box (horizontal, vertical).
     public let cropMargin: (horizontal: Double, vertical: Double)
+    /// Sampled frames that reuse the last face box before the face is searched for again (around the box first,
+    /// then the whole frame). 0 searches every sampled frame.
+    public var reuseFaceBoxFrames = 2
 
     /// Loads the card (`fer.json` by default), its model and the face cascade.
     public init(
@@ -105,13 +108,23 @@ public final class FaceEmotionRecognizer {
         var frameLogits: [[Float]] = []
         var sampled = 0
         var lastFace: Box?
-        let file = try MediaFile(source, options: options)
+        var framesSinceSearch = 0
+        var videoOnly = options
+        videoOnly.streams = [.video]
+        let file = try MediaFile(source, options: videoOnly)
         let decoded = try file.forEachFrame(sampling: sampling, range: range) { frame in
             sampled += 1
             let image = GrayImage(width: frame.width, height: frame.height, pixels: frame.pixels)
             var mark = clock.now
-            var face = try lastFace.flatMap { previous throws(VisionError) in try detector.largestFace(in: image, near: previous) }
-            if face == nil { face = try detector.largestFace(in: image) }
+            var face: Box?
+            if let previous = lastFace, framesSinceSearch < reuseFaceBoxFrames {
+                face = previous
+                framesSinceSearch += 1
+            } else {
+                face = try lastFace.flatMap { previous throws(VisionError) in try detector.largestFace(in: image, near: previous) }
+                if face == nil { face = try detector.largestFace(in: image) }
+                framesSinceSearch = 0
+            }
             lastFace = face
             detection += clock.now - mark
             guard let face else { return true }

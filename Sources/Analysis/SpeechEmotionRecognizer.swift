@@ -8,7 +8,8 @@ public struct SpeechAnalysis: Sendable, Codable, Equatable {
     public var prediction: StreamPrediction
     /// Seconds of audio decoded.
     public var duration: Double
-    /// Seconds spent per stage: `decode`, `front_end`, `inference`.
+    /// Seconds spent per stage: `open` (demuxer and stream probe), `decode` (decode and resample), `front_end`,
+    /// `inference`.
     public var timings: [String: Double]
 }
 
@@ -59,7 +60,12 @@ public final class SpeechEmotionRecognizer {
     public func analyze(_ source: MediaSource, range: TimeRange? = nil, options: MediaOpenOptions = .init()) throws -> SpeechAnalysis {
         let clock = ContinuousClock()
         var start = clock.now
-        let audio = try MediaFile(source, options: options).decodeAudio(sampleRate: frontEnd.parameters.sampleRate, range: range)
+        var audioOnly = options
+        audioOnly.streams = [.audio]
+        let file = try MediaFile(source, options: audioOnly)
+        let open = clock.now - start
+        start = clock.now
+        let audio = try file.decodeAudio(sampleRate: frontEnd.parameters.sampleRate, range: range)
         let decode = clock.now - start
         let peak = audio.samples.reduce(Float(0)) { max($0, abs($1)) }
         guard peak >= Self.silenceThreshold else {
@@ -75,7 +81,7 @@ public final class SpeechEmotionRecognizer {
         return SpeechAnalysis(
             prediction: StreamPrediction(labels: card.labels, logits: logits, mapping: mapping),
             duration: audio.duration,
-            timings: ["decode": decode.seconds, "front_end": frontEndTime.seconds, "inference": inference.seconds]
+            timings: ["open": open.seconds, "decode": decode.seconds, "front_end": frontEndTime.seconds, "inference": inference.seconds]
         )
     }
 }

@@ -16,5 +16,5 @@ public func runWorker(
     let handlers = service.stop.installSignalHandlers()
     defer { handlers.forEach { $0.cancel() } }
     try service.run()
-    logger.info("stopped")
+    logger.info("stopped", metadata: ["peak_rss_mb": "\(String(format: "%.1f", peakResidentMegabytes()))"])
 }

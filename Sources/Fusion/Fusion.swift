@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import CommandSupport
 import Pipeline
 
@@ -28,7 +29,7 @@ struct Fusion: ParsableCommand {
             let handlers = service.stop.installSignalHandlers()
             defer { handlers.forEach { $0.cancel() } }
             service.run()
-            logger.info("stopped")
+            logger.info("stopped", metadata: ["peak_rss_mb": "\(String(format: "%.1f", peakResidentMegabytes()))"])
         }
     }
 }

@@ -7,10 +7,15 @@ public struct MediaOpenOptions: Sendable, Equatable {
     public var allowedProtocols: [String]
     /// Decoder threads per stream. Workers scale by processes, so one is the default.
     public var decoderThreads: Int
+    /// Streams the caller will decode: the probe skips the others (an audio worker then never decodes video
+    /// frames while opening a file). `nil` probes every stream.
+    public var streams: Set<MediaInfo.Stream.Kind>?
 
-    public init(allowedProtocols: [String] = ["file", "http", "https", "tcp", "tls", "crypto"], decoderThreads: Int = 1) {
+    public init(allowedProtocols: [String] = ["file", "http", "https", "tcp", "tls", "crypto"], decoderThreads: Int = 1,
+                streams: Set<MediaInfo.Stream.Kind>? = nil) {
         self.allowedProtocols = allowedProtocols
         self.decoderThreads = decoderThreads
+        self.streams = streams
     }
 }
 
@@ -55,6 +60,14 @@ public final class MediaFile {
             throw Self.openError(status, source: source)
         }
         self.context = context
+        if let wanted = options.streams {
+            for index in 0..<Int(context.pointee.nb_streams) {
+                guard let stream = context.pointee.streams[index], let parameters = stream.pointee.codecpar else { continue }
+                let kind: MediaInfo.Stream.Kind = parameters.pointee.codec_type == AVMEDIA_TYPE_AUDIO ? .audio
+                    : parameters.pointee.codec_type == AVMEDIA_TYPE_VIDEO ? .video : .other
+                if !wanted.contains(kind) { stream.pointee.discard = AVDISCARD_ALL }
+            }
+        }
         let streamStatus = avformat_find_stream_info(context, nil)
         guard streamStatus >= 0 else {
             avformat_close_input(&self.context)

@@ -2,7 +2,7 @@
 public struct MediaInfo: Sendable, Equatable {
     /// One stream of the container.
     public struct Stream: Sendable, Equatable {
-        public enum Kind: String, Sendable { case audio, video, other }
+        public enum Kind: String, Sendable, Hashable { case audio, video, other }
         public var index: Int
         public var kind: Kind
         public var codec: String

@@ -49,7 +49,7 @@ let package = Package(
         .target(
             name: "CommandSupport",
             dependencies: [
-                "Analysis", "Emotion", "Media", "Messaging", "Pipeline", "Store",
+                "Analysis", "Emotion", "Media", "Messaging", "Pipeline", "Store", "Vision",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -12,22 +12,15 @@ extension AudioWorker {
             abstract: "Score the speech model on every RAVDESS-named audio or video file under a folder (label from the name)."
         )
 
-        @Argument(help: "Folder to search recursively.")
-        var directory: String
-
-        @Option(name: .customLong("protocol"), help: "Scoring protocol: \(EvaluationProtocol.allCases.map(\.rawValue).joined(separator: ", ")).")
-        var evaluationProtocol: EvaluationProtocol = .canonical
-
-        @Flag(help: "Print the report as JSON.")
-        var json = false
-
+        @OptionGroup var options: EvaluationOptions
         @OptionGroup var models: ModelOptions
 
         func run() async throws {
             let recognizer = try SpeechEmotionRecognizer(modelsDirectory: try models.resolve())
-            let files = LabelledFiles.ravdess(under: URL(fileURLWithPath: directory),
+            let evaluationProtocol = options.evaluationProtocol
+            let files = LabelledFiles.ravdess(under: options.folder,
                                               extensions: ["wav", "flac", "mp3", "m4a", "aac", "ogg", "mp4", "mov", "mkv", "avi"])
-            guard !files.isEmpty else { throw ValidationError("no RAVDESS-named audio or video files under \(directory)") }
+            guard !files.isEmpty else { throw ValidationError("no RAVDESS-named audio or video files under \(options.directory)") }
             var evaluation = Evaluation(evaluationProtocol)
             for (path, name) in files {
                 guard let truth = evaluationProtocol.truth(name.emotion) else { continue }
@@ -38,9 +31,7 @@ extension AudioWorker {
                     evaluation.recordFailure(path, StreamFailure(error))
                 }
             }
-            let report = evaluation.report
-            print(json ? ReportPrinter.jsonLine(report)
-                  : ReportPrinter.text(report, title: "\(recognizer.card.identifier) on \(directory) (\(evaluationProtocol.rawValue))"))
+            options.print(evaluation.report, model: recognizer.card.identifier)
         }
     }
 }

@@ -2,6 +2,7 @@ import Emotion
 import Foundation
 import Logging
 import Pipeline
+import Vision
 
 /// Runs a worker service until SIGTERM/SIGINT (or its job limit), as the worker executables' `run` commands do.
 public func runWorker(
@@ -9,6 +10,8 @@ public func runWorker(
     makeProcessor: @escaping @Sendable () throws -> any JobProcessor
 ) throws {
     let logger = logging.bootstrap("er-\(stream.rawValue)-worker")
+    // Workers scale by processes and --concurrency; OpenCV's own thread pool would only oversubscribe the cores.
+    NeuralNetwork.setThreadCount(1)
     let configuration = WorkerConfiguration(
         broker: try connection.broker(), stream: stream, concurrency: options.concurrency, prefetch: options.prefetch,
         shutdownGrace: .seconds(options.shutdownGrace), jobLimit: options.maxJobs)

@@ -12,22 +12,15 @@ extension Coordinator {
             abstract: "Score audio, video and fused predictions on every RAVDESS-named video under a folder (label from the name)."
         )
 
-        @Argument(help: "Folder to search recursively.")
-        var directory: String
-
-        @Option(name: .customLong("protocol"), help: "Scoring protocol: \(EvaluationProtocol.allCases.map(\.rawValue).joined(separator: ", ")).")
-        var evaluationProtocol: EvaluationProtocol = .canonical
-
-        @Flag(help: "Print the three reports as one JSON object.")
-        var json = false
-
+        @OptionGroup var options: EvaluationOptions
         @OptionGroup var models: ModelOptions
         @OptionGroup var sampling: SamplingOptions
 
         func run() async throws {
             let analyzer = try ClipAnalyzer(modelsDirectory: try models.resolve(), sampling: sampling.sampling)
-            let files = LabelledFiles.ravdess(under: URL(fileURLWithPath: directory), extensions: ["mp4", "mov", "mkv", "avi", "webm"])
-            guard !files.isEmpty else { throw ValidationError("no RAVDESS-named video files under \(directory)") }
+            let evaluationProtocol = options.evaluationProtocol
+            let files = LabelledFiles.ravdess(under: options.folder, extensions: ["mp4", "mov", "mkv", "avi", "webm"])
+            guard !files.isEmpty else { throw ValidationError("no RAVDESS-named video files under \(options.directory)") }
             var audio = Evaluation(evaluationProtocol)
             var video = Evaluation(evaluationProtocol)
             var fused = Evaluation(evaluationProtocol)
@@ -50,11 +43,11 @@ extension Coordinator {
                     fused.recordFailure(path, failure)
                 }
             }
-            if json {
+            if options.json {
                 print(ReportPrinter.jsonLine(["audio": audio.report, "video": video.report, "fused": fused.report]))
             } else {
-                for (title, evaluation) in [("audio only", audio), ("video only", video), ("fused", fused)] {
-                    print(ReportPrinter.text(evaluation.report, title: "\(title) on \(directory) (\(evaluationProtocol.rawValue))"))
+                for (stream, evaluation) in [("audio only", audio), ("video only", video), ("fused", fused)] {
+                    options.print(evaluation.report, model: stream)
                     print("")
                 }
             }

@@ -13,22 +13,15 @@ extension VideoWorker {
             abstract: "Score the face model on every RAVDESS-named video under a folder (label from the name)."
         )
 
-        @Argument(help: "Folder to search recursively.")
-        var directory: String
-
-        @Option(name: .customLong("protocol"), help: "Scoring protocol: \(EvaluationProtocol.allCases.map(\.rawValue).joined(separator: ", ")).")
-        var evaluationProtocol: EvaluationProtocol = .canonical
-
-        @Flag(help: "Print the report as JSON.")
-        var json = false
-
+        @OptionGroup var options: EvaluationOptions
         @OptionGroup var models: ModelOptions
         @OptionGroup var sampling: SamplingOptions
 
         func run() async throws {
             let recognizer = try FaceEmotionRecognizer(modelsDirectory: try models.resolve())
-            let files = LabelledFiles.ravdess(under: URL(fileURLWithPath: directory), extensions: ["mp4", "mov", "mkv", "avi", "webm"])
-            guard !files.isEmpty else { throw ValidationError("no RAVDESS-named video files under \(directory)") }
+            let evaluationProtocol = options.evaluationProtocol
+            let files = LabelledFiles.ravdess(under: options.folder, extensions: ["mp4", "mov", "mkv", "avi", "webm"])
+            guard !files.isEmpty else { throw ValidationError("no RAVDESS-named video files under \(options.directory)") }
             var evaluation = Evaluation(evaluationProtocol)
             for (path, name) in files {
                 guard let truth = evaluationProtocol.truth(name.emotion) else { continue }
@@ -39,9 +32,7 @@ extension VideoWorker {
                     evaluation.recordFailure(path, StreamFailure(error))
                 }
             }
-            let report = evaluation.report
-            print(json ? ReportPrinter.jsonLine(report)
-                  : ReportPrinter.text(report, title: "\(recognizer.card.identifier) on \(directory) (\(evaluationProtocol.rawValue))"))
+            options.print(evaluation.report, model: recognizer.card.identifier)
         }
     }
 

@@ -146,15 +146,20 @@ public enum TestStack {
         ["er-coordinator", "er-audio-worker", "er-video-worker", "er-fusion"].allSatisfy { executable($0) != nil }
     }
 
+    /// This process's environment with the stack's URLs and the committed models.
+    static var environment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["ER_AMQP_URL"] = amqpURL
+        environment["ER_DATABASE_URL"] = databaseURL
+        environment["ER_MODELS_DIR"] = TestData.models.path
+        return environment
+    }
+
     /// Starts a built executable with the stack's URLs and the committed models; output goes to `log`.
     public static func start(_ name: String, _ arguments: [String], log: URL) throws -> Process {
         let process = Process()
         process.executableURL = try require(executable(name), "\(name) is not built")
         process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["ER_AMQP_URL"] = amqpURL
-        environment["ER_DATABASE_URL"] = databaseURL
-        environment["ER_MODELS_DIR"] = TestData.models.path
         process.environment = environment
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
@@ -169,10 +174,6 @@ public enum TestStack {
         let process = Process()
         process.executableURL = try require(executable(name), "\(name) is not built")
         process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["ER_AMQP_URL"] = amqpURL
-        environment["ER_DATABASE_URL"] = databaseURL
-        environment["ER_MODELS_DIR"] = TestData.models.path
         process.environment = environment
         let pipe = Pipe()
         process.standardOutput = pipe

@@ -20,12 +20,15 @@ public struct JobMessage: Sendable, Codable, Equatable {
     public var stream: StreamKind
     /// 1 for the first submission, higher when the Coordinator resubmits.
     public var attempt: Int
+    /// The window of a long clip this job covers (`nil`: the whole clip).
+    public var segment: Segment?
 
     enum CodingKeys: String, CodingKey {
-        case schema, jobID = "job_id", clipID = "clip_id", batchID = "batch_id", source, stream, attempt
+        case schema, jobID = "job_id", clipID = "clip_id", batchID = "batch_id", source, stream, attempt, segment
     }
 
-    public init(jobID: UUID = UUID(), clipID: Int64, batchID: Int64, source: String, stream: StreamKind, attempt: Int = 1) {
+    public init(jobID: UUID = UUID(), clipID: Int64, batchID: Int64, source: String, stream: StreamKind, attempt: Int = 1,
+                segment: Segment? = nil) {
         schema = Self.currentSchema
         self.jobID = jobID
         self.clipID = clipID
@@ -33,6 +36,7 @@ public struct JobMessage: Sendable, Codable, Equatable {
         self.source = source
         self.stream = stream
         self.attempt = attempt
+        self.segment = segment
     }
 }
 
@@ -86,6 +90,8 @@ public struct ResultMessage: Sendable, Codable, Equatable {
     public var source: String
     public var stream: StreamKind
     public var attempt: Int
+    /// The window this result covers (`nil`: the whole clip).
+    public var segment: Segment?
     public var outcome: StreamOutcome
     public var model: ModelIdentity
     /// The model's labels, raw logits and canonical probabilities (`outcome == .ok` only).
@@ -105,7 +111,7 @@ public struct ResultMessage: Sendable, Codable, Equatable {
     public var worker: String
 
     enum CodingKeys: String, CodingKey {
-        case schema, jobID = "job_id", clipID = "clip_id", batchID = "batch_id", source, stream, attempt, outcome, model
+        case schema, jobID = "job_id", clipID = "clip_id", batchID = "batch_id", source, stream, attempt, segment, outcome, model
         case labels, logits, probabilities, error, framesDecoded = "frames_decoded", framesSampled = "frames_sampled"
         case facesFound = "faces_found", mediaSeconds = "media_seconds", timings, worker
     }
@@ -119,6 +125,7 @@ public struct ResultMessage: Sendable, Codable, Equatable {
         source = job.source
         stream = job.stream
         attempt = job.attempt
+        segment = job.segment
         self.outcome = outcome
         self.model = model
         timings = [:]

@@ -57,3 +57,52 @@ import Testing
         #expect(EvaluationProtocol.ravdess7.prediction(prediction, mapping: ravdessMapping) == "fear")
     }
 }
+
+@Suite struct SegmentTests {
+    @Test func shortClipsAreNotSplit() {
+        #expect(SegmentPlan(threshold: 60, length: 5).segments(forDuration: 59).isEmpty)
+    }
+
+    @Test func longClipsGetBackToBackWindowsEndingAtTheEnd() {
+        let segments = SegmentPlan(threshold: 10, length: 5).segments(forDuration: 21.5)
+        #expect(segments.map(\.start) == [0, 5, 10, 15])
+        #expect(segments.last?.end == 21.5)
+        #expect(segments.map(\.index) == [0, 1, 2, 3])
+        let tail = SegmentPlan(threshold: 10, length: 5).segments(forDuration: 23)
+        #expect(tail.count == 5 && tail.last?.duration == 3)
+    }
+
+    @Test func overlappingWindowsFollowTheHop() {
+        let segments = SegmentPlan(threshold: 0, length: 4, hop: 2).segments(forDuration: 10)
+        #expect(segments.map(\.start) == [0, 2, 4, 6])
+        #expect(segments.last?.end == 10)
+    }
+
+    @Test func summaryCountsTimeSharesDominanceAndDisagreement() {
+        func window(_ index: Int, _ fused: EmotionLabel?, _ audio: EmotionLabel?, _ video: EmotionLabel?, seconds: Double = 5) -> SegmentOutcome {
+            SegmentOutcome(segment: Segment(index: index, start: Double(index) * 5, duration: seconds), fused: fused, audio: audio, video: video)
+        }
+        let summary = ClipSummary([
+            window(0, .angry, .angry, .angry),
+            window(1, .angry, .angry, .neutral),
+            window(2, .sad, .sad, nil),
+            window(3, nil, nil, nil),
+        ])
+        #expect(summary.dominant == .angry)
+        #expect(abs(summary.shares[EmotionLabel.angry.index] - 2.0 / 3) < 1e-12)
+        #expect(abs(summary.disagreement - 0.5) < 1e-12)
+        #expect(summary.analysedSeconds == 15)
+        #expect(ClipSummary([]).dominant == nil)
+    }
+
+    @Test func segmentsTravelInJobsAndResults() throws {
+        let job = JobMessage(clipID: 1, batchID: 1, source: "/long.mp4", stream: .audio, segment: Segment(index: 3, start: 15, duration: 5))
+        let decoded = try MessageCodec.decodeJob(MessageCodec.encode(job), limit: 1 << 20)
+        #expect(decoded.segment == job.segment)
+        let result = ResultMessage(job: job, outcome: .absent, model: ModelIdentity(name: "m", sha256: "s", fusionWeight: 1), worker: "w")
+        #expect(result.segment?.index == 3)
+        // A job without a segment (older producers) still decodes.
+        let plain = #"{"schema":1,"job_id":"7C2D6A0E-7A49-4C38-9E7C-1E2B5B6F0A11","clip_id":1,"batch_id":1,"source":"/a.mp4","stream":"video","attempt":1}"#
+        #expect(try MessageCodec.decodeJob(Array(plain.utf8), limit: 1 << 20).segment == nil)
+    }
+}

@@ -21,13 +21,19 @@ extension Coordinator {
         @Option(name: .shortAndLong, help: "Write to this file instead of standard output.")
         var output: String?
 
+        @Flag(help: "Export one row per window of the batch's long clips (segment_emotions) instead of one per clip.")
+        var segments = false
+
         @OptionGroup var connection: ConnectionOptions
 
         func run() throws {
             let database = try DatabaseConnection(url: connection.database())
             try Schema.migrate(database)
-            let rows = try ResultStore(database: database).clips(batch: batch)
-            guard let columns = rows.first?.columns else { throw ValidationError("no clips in batch \(batch)") }
+            let store = ResultStore(database: database)
+            let rows = segments ? try store.segments(batch: batch) : try store.clips(batch: batch)
+            guard let columns = rows.first?.columns else {
+                throw ValidationError(segments ? "no split clips in batch \(batch)" : "no clips in batch \(batch)")
+            }
             let text: String
             switch format {
             case .csv:
@@ -38,7 +44,9 @@ extension Coordinator {
                     ReportPrinter.jsonLine(Dictionary(uniqueKeysWithValues: zip(row.columns, row.values)))
                 }.joined(separator: "\n") + "\n"
             case .table:
-                let shown = ["path", "status", "fused_label", "fused_confidence", "audio_label", "video_label", "faces_found", "error"]
+                let shown = segments
+                    ? ["path", "segment_index", "start_seconds", "end_seconds", "fused_label", "audio_label", "video_label", "error"]
+                    : ["path", "status", "fused_label", "fused_confidence", "audio_label", "video_label", "faces_found", "error"]
                 text = ReportPrinter.table(header: shown, rows: rows.map { row in
                     shown.map { column in
                         let value = row[column] ?? ""

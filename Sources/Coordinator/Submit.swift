@@ -1,5 +1,6 @@
 import ArgumentParser
 import CommandSupport
+import Emotion
 import Foundation
 import Pipeline
 
@@ -22,7 +23,22 @@ extension Coordinator {
         @Option(help: "Comma-separated media extensions to pick up in folders.")
         var extensions = SourceDiscovery.defaultMediaExtensions.sorted().joined(separator: ",")
 
+        @Option(name: .customLong("segment-threshold"), help: "Split clips longer than this many seconds into windows.")
+        var segmentThreshold: Double = 60
+
+        @Option(name: .customLong("segment-length"), help: "Window length in seconds for split clips.")
+        var segmentLength: Double = 5
+
+        @Option(name: .customLong("segment-hop"), help: "Seconds between window starts (default: the window length).")
+        var segmentHop: Double?
+
         @OptionGroup var connection: ConnectionOptions
+
+        func validate() throws {
+            guard segmentLength > 0, (segmentHop ?? segmentLength) > 0 else {
+                throw ValidationError("--segment-length and --segment-hop must be positive")
+            }
+        }
 
         func run() throws {
             let discovery = SourceDiscovery(mediaExtensions: Set(extensions.lowercased().split(separator: ",").map {
@@ -31,7 +47,8 @@ extension Coordinator {
             let sources = try discovery.sources(from: inputs)
             guard !sources.isEmpty else { throw ValidationError("no media found in \(inputs.joined(separator: ", "))") }
             let name = batch ?? Self.defaultBatchName(inputs[0])
-            let summary = try Pipeline.submit(sources: sources, batch: name, force: force,
+            let plan = SegmentPlan(threshold: segmentThreshold, length: segmentLength, hop: segmentHop)
+            let summary = try Pipeline.submit(sources: sources, batch: name, force: force, plan: plan,
                                               databaseURL: connection.database(), broker: try connection.broker())
             print("batch \(summary.batch): \(summary.found) clip(s) found, \(summary.published) queued, "
                   + "\(summary.skipped) skipped (already have results)")

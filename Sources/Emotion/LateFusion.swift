@@ -5,6 +5,8 @@ public enum FusionBasis: String, Sendable, Codable, Equatable {
     case both
     case audioOnly = "audio_only"
     case videoOnly = "video_only"
+    /// A long clip's answer: the emotion that takes most of its analysed windows.
+    case segments
 }
 
 /// The fused answer for a clip.
@@ -13,6 +15,11 @@ public struct FusedPrediction: Sendable, Equatable, Codable {
     public var probabilities: [Float]
     /// Which streams contributed.
     public var basis: FusionBasis
+
+    public init(probabilities: [Float], basis: FusionBasis) {
+        self.probabilities = probabilities
+        self.basis = basis
+    }
 
     public var label: EmotionLabel { EmotionLabel.allCases[argmax(probabilities) ?? 0] }
     public var confidence: Float { probabilities[label.index] }

@@ -51,6 +51,11 @@ extension JobProcessor {
     }
 }
 
+extension JobMessage {
+    /// The span to decode: the job's window of a long clip, or the whole clip.
+    var range: TimeRange? { segment.map { TimeRange(start: $0.start, duration: $0.duration) } }
+}
+
 extension ModelIdentity {
     init(_ card: ModelCard) {
         self.init(name: card.name, sha256: card.sha256, fusionWeight: card.fusionWeight)
@@ -73,7 +78,7 @@ public final class SpeechJobProcessor: JobProcessor {
         let source = MediaSource(job.source)
         do {
             let options = try policy.check(source).get()
-            let analysis = try recognizer.analyze(source, options: options)
+            let analysis = try recognizer.analyze(source, range: job.range, options: options)
             var result = ResultMessage(job: job, outcome: .ok, model: model, worker: worker)
             result.labels = analysis.prediction.labels
             result.logits = analysis.prediction.logits
@@ -105,7 +110,7 @@ public final class FaceJobProcessor: JobProcessor {
         let source = MediaSource(job.source)
         do {
             let options = try policy.check(source).get()
-            let analysis = try recognizer.analyze(source, sampling: sampling, options: options)
+            let analysis = try recognizer.analyze(source, sampling: sampling, range: job.range, options: options)
             var result = ResultMessage(job: job, outcome: .ok, model: model, worker: worker)
             result.labels = analysis.prediction.labels
             result.logits = analysis.prediction.logits

@@ -1,5 +1,6 @@
 import Emotion
 import Foundation
+import Media
 import Messaging
 import Store
 
@@ -15,11 +16,14 @@ public struct SubmissionSummary: Sendable, Equatable {
     public var skipped: Int
 }
 
-/// Registers clips in the database and publishes one job per clip and stream, with publisher confirms.
+/// Registers clips in the database and publishes one job per clip and stream — or, for a clip longer than the
+/// plan's threshold, one per window and stream — with publisher confirms.
 ///
 /// Resumable: clips that already have results are skipped unless `force`; clips registered by an interrupted
 /// submission (still queued) are published again, which is safe because results are idempotent.
-public func submit(sources: [String], batch: String, force: Bool, databaseURL: String, broker: BrokerURL) throws -> SubmissionSummary {
+public func submit(
+    sources: [String], batch: String, force: Bool, plan: SegmentPlan = SegmentPlan(), databaseURL: String, broker: BrokerURL
+) throws -> SubmissionSummary {
     let database = try DatabaseConnection(url: databaseURL)
     try Schema.migrate(database)
     let store = ResultStore(database: database)
@@ -32,13 +36,28 @@ public func submit(sources: [String], batch: String, force: Bool, databaseURL: S
         try Topology.declare(StreamKind.allCases.map { Topology.jobQueue($0.rawValue) } + [Topology.resultsQueue],
                              on: connection, channel: 1)
         for clip in pending {
-            for stream in StreamKind.allCases {
-                let job = JobMessage(clipID: clip.id, batchID: batchID, source: clip.source, stream: stream, attempt: clip.attempt)
-                try publisher.publish(MessageCodec.encode(job), toQueue: Topology.jobQueue(stream.rawValue), messageID: job.jobID.uuidString)
+            let segments = try store.segmentPlan(clipID: clip.id) ?? plannedSegments(clip, plan: plan, store: store)
+            let windows: [Segment?] = segments.isEmpty ? [nil] : segments
+            for window in windows {
+                for stream in StreamKind.allCases {
+                    let job = JobMessage(clipID: clip.id, batchID: batchID, source: clip.source, stream: stream,
+                                         attempt: clip.attempt, segment: window)
+                    try publisher.publish(MessageCodec.encode(job), toQueue: Topology.jobQueue(stream.rawValue),
+                                          messageID: job.jobID.uuidString)
+                }
             }
         }
         try publisher.waitForConfirms()
     }
     return SubmissionSummary(batch: batch, batchID: batchID, found: sources.count, published: pending.count,
                              skipped: sources.count - pending.count)
+}
+
+/// Probes a clip's duration (from the container header, decoding nothing) and stores its window plan.
+/// A clip that cannot be probed is analysed whole: its workers then report why it fails.
+private func plannedSegments(_ clip: PendingClip, plan: SegmentPlan, store: ResultStore) throws -> [Segment] {
+    let duration = (try? MediaFile(MediaSource(clip.source), options: MediaOpenOptions(streams: [])).info.duration) ?? 0
+    let segments = plan.segments(forDuration: duration)
+    try store.storePlan(clipID: clip.id, duration: duration, segments: segments)
+    return segments
 }

@@ -55,8 +55,9 @@ public struct ResultStore {
                 if row["status"] != "queued" {
                     guard force else { continue }
                     attempt += 1
-                    try database.query("DELETE FROM stream_results WHERE clip_id = $1", [String(id)])
-                    try database.query("DELETE FROM fused_results WHERE clip_id = $1", [String(id)])
+                    for table in ["stream_results", "fused_results", "segment_results", "segment_fused", "clip_summaries"] {
+                        try database.query("DELETE FROM \(table) WHERE clip_id = $1", [String(id)])
+                    }
                     try database.query("""
                         UPDATE clips SET status = 'queued', error = NULL, finished_at = NULL, attempt = $2, submitted_at = now()
                         WHERE id = $1
@@ -79,6 +80,9 @@ public struct ResultStore {
             let clip = try database.query("SELECT attempt FROM clips WHERE id = $1 FOR UPDATE", [String(result.clipID)])
             guard let row = clip.first, Int(try row.int("attempt")) <= result.attempt else { return nil }
             let prediction = result.prediction
+            if let segment = result.segment {
+                return try recordSegment(result, segment, prediction: prediction)
+            }
             try database.query("""
                 INSERT INTO stream_results (clip_id, stream, outcome, label, confidence, probabilities, model_labels, logits,
                     model, model_sha256, fusion_weight, frames_decoded, frames_sampled, faces_found, media_seconds,
@@ -133,7 +137,15 @@ public struct ResultStore {
             SELECT outcome, model_labels, logits, probabilities, fusion_weight, error_code, error
             FROM stream_results WHERE clip_id = $1 AND stream = $2
             """, [String(clipID), stream.rawValue])
-        guard let row = rows.first, let outcome = row["outcome"].flatMap(StreamOutcome.init(rawValue:)) else { return nil }
+        return try rows.first.map(Self.streamState)
+    }
+
+    /// A stored stream result (columns outcome, model_labels, logits, probabilities, fusion_weight, error_code,
+    /// error) as Fusion's input.
+    static func streamState(_ row: Row) throws -> StreamState {
+        guard let outcome = row["outcome"].flatMap(StreamOutcome.init(rawValue:)) else {
+            throw DatabaseError(.decodingFailed, message: "unknown stream outcome \(row["outcome"] ?? "NULL")")
+        }
         var prediction: StreamPrediction?
         if outcome == .ok, let labels = row["model_labels"].map(Self.parseArray), let logits = row["logits"].map(Self.parseArray),
            let probabilities = row["probabilities"].flatMap(Self.parseProbabilities) {
@@ -164,7 +176,8 @@ public struct ResultStore {
     public func clips(batch name: String) throws -> [Row] {
         try database.query("""
             SELECT clip_id, path, status, fused_label, fused_confidence, fused_basis, audio_label, audio_confidence,
-                   video_label, video_confidence, frames_sampled, faces_found, error
+                   video_label, video_confidence, frames_sampled, faces_found, duration_seconds, segment_count,
+                   dominant_label, dominant_share, disagreement_share, error
             FROM clip_emotions WHERE batch = $1 ORDER BY path
             """, [name])
     }

@@ -67,6 +67,54 @@ public enum Schema {
         LEFT JOIN stream_results a ON a.clip_id = c.id AND a.stream = 'audio'
         LEFT JOIN stream_results v ON v.clip_id = c.id AND v.stream = 'video';
         """,
+        // 2: roles. `er_writer` (the services: Coordinator, Fusion) may read and write the tables but not change
+        // the schema; `er_reader` (people querying results) may only read. Both are NOLOGIN groups: logins join
+        // them (`CREATE ROLE alice LOGIN PASSWORD '…' IN ROLE er_reader`). Roles are cluster-wide, so another
+        // database of the cluster may have created them already (or be creating them now); a migrating user
+        // without CREATEROLE gets a warning and the grants to roles that exist.
+        """
+        DO $roles$
+        DECLARE
+            wanted text;
+        BEGIN
+            FOREACH wanted IN ARRAY ARRAY['er_reader', 'er_writer'] LOOP
+                IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = wanted) THEN
+                    BEGIN
+                        EXECUTE format('CREATE ROLE %I NOLOGIN', wanted);
+                    EXCEPTION
+                        WHEN duplicate_object OR unique_violation THEN
+                            NULL; -- created meanwhile from another database of the cluster
+                        WHEN insufficient_privilege THEN
+                            RAISE WARNING 'role % not created: % may not create roles; an administrator can run CREATE ROLE % NOLOGIN and then the grants of migration 2',
+                                wanted, current_user, wanted;
+                    END;
+                END IF;
+            END LOOP;
+            IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'er_reader') THEN
+                EXECUTE format('GRANT USAGE ON SCHEMA %I TO er_reader', current_schema());
+                GRANT SELECT ON batches, clips, stream_results, fused_results, clip_emotions, schema_migrations TO er_reader;
+                EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT SELECT ON TABLES TO er_reader', current_schema());
+            END IF;
+            IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'er_writer') THEN
+                EXECUTE format('GRANT USAGE ON SCHEMA %I TO er_writer', current_schema());
+                GRANT SELECT, INSERT, UPDATE, DELETE ON batches, clips, stream_results, fused_results TO er_writer;
+                GRANT SELECT ON clip_emotions, schema_migrations TO er_writer;
+                GRANT USAGE, SELECT ON SEQUENCE batches_id_seq, clips_id_seq TO er_writer;
+                EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO er_writer', current_schema());
+                EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT USAGE, SELECT ON SEQUENCES TO er_writer', current_schema());
+            END IF;
+            -- CONNECT is PUBLIC's by default; grant it too for databases where an administrator revoked that.
+            BEGIN
+                EXECUTE format('GRANT CONNECT ON DATABASE %I TO %s', current_database(),
+                    (SELECT string_agg(quote_ident(rolname), ', ') FROM pg_catalog.pg_roles WHERE rolname IN ('er_reader', 'er_writer')));
+            EXCEPTION
+                WHEN insufficient_privilege OR syntax_error THEN
+                    NULL; -- not the database's owner, or neither role exists
+            END;
+        END
+        $roles$;
+        """,
+        segmentsMigration,
     ]
 
     /// Applies the migrations not yet applied, in one transaction serialised across processes by an advisory
@@ -75,7 +123,11 @@ public enum Schema {
     public static func migrate(_ database: DatabaseConnection) throws -> Int {
         try database.transaction { database in
             try database.query("SELECT pg_advisory_xact_lock(4242)")
-            try database.query("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+            // Only when missing: CREATE … IF NOT EXISTS still needs the CREATE privilege on the schema, which the
+            // services' er_writer logins do not have (they can run once the owner has applied the migrations).
+            if try database.query("SELECT to_regclass('schema_migrations') IS NULL AS missing").first?["missing"] == "t" {
+                try database.query("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+            }
             let applied = Set(try database.query("SELECT version FROM schema_migrations").map { try $0.int("version") })
             for (offset, migration) in migrations.enumerated() where !applied.contains(Int64(offset + 1)) {
                 try database.query(migration)

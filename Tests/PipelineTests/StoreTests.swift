@@ -114,3 +114,58 @@ final class WorkerErrors: @unchecked Sendable {
     func add(_ error: String) { lock.lock(); errors.append(error); lock.unlock() }
     var all: [String] { lock.lock(); defer { lock.unlock() }; return errors }
 }
+
+@Suite(.enabled(if: TestStack.available, Comment(rawValue: TestStack.missingReason)), .serialized)
+struct SegmentStoreTests {
+    @Test func windowsAreFusedThenSummarisedIntoOneClipRow() throws {
+        let database = try DatabaseConnection(url: TestStack.databaseURL)
+        try Schema.migrate(database)
+        let store = ResultStore(database: database)
+        let name = "segments-\(UUID().uuidString.prefix(8))"
+        let batch = try store.batch(named: name)
+        let clip = try #require(try store.register(sources: ["/m/long.mp4"], batchID: batch, force: false).first)
+        #expect(try store.segmentPlan(clipID: clip.id) == nil)
+        let plan = SegmentPlan(threshold: 10, length: 5).segments(forDuration: 15)
+        try store.storePlan(clipID: clip.id, duration: 15, segments: plan)
+        #expect(try store.segmentPlan(clipID: clip.id) == plan)
+
+        let labels: [EmotionLabel] = [.angry, .angry, .sad]
+        func result(_ segment: Segment, _ stream: StreamKind, _ label: EmotionLabel?) -> ResultMessage {
+            let job = JobMessage(clipID: clip.id, batchID: batch, source: clip.source, stream: stream, segment: segment)
+            var result = ResultMessage(job: job, outcome: label == nil ? .absent : .ok,
+                                       model: ModelIdentity(name: "m", sha256: "0", fusionWeight: 0.5), worker: "t:1")
+            if let label {
+                var logits = [Float](repeating: 0, count: 7)
+                logits[label.index] = 4
+                let prediction = StreamPrediction(labels: EmotionLabel.allCases.map(\.rawValue), logits: logits,
+                                                  mapping: Dictionary(uniqueKeysWithValues: EmotionLabel.allCases.map { ($0.rawValue, $0) }))
+                result.labels = prediction.labels
+                result.logits = prediction.logits
+                result.probabilities = prediction.probabilities
+            } else {
+                result.error = .init(code: "no_face", reason: "none")
+            }
+            return result
+        }
+        for (segment, label) in zip(plan, labels) {
+            #expect(try store.record(result(segment, .audio, label)) == .waiting)
+        }
+        // Windows 0 and 1: the face agrees, then disagrees; window 2: no face.
+        #expect(try store.record(result(plan[0], .video, .angry)) == .waiting)
+        #expect(try store.record(result(plan[1], .video, .happy)) == .waiting)
+        guard case .fused(let fused)? = try store.record(result(plan[2], .video, nil)) else {
+            Issue.record("the last window should complete the clip"); return
+        }
+        #expect(fused.basis == .segments && fused.label == .angry)
+        // A repeated window result changes nothing.
+        try store.record(result(plan[2], .video, nil))
+        let row = try #require(try store.clips(batch: name).first)
+        #expect(row["status"] == "done" && row["fused_label"] == "angry" && row["segment_count"] == "3")
+        #expect(abs((row.double("dominant_share") ?? 0) - 2.0 / 3) < 1e-6)
+        #expect(abs((row.double("disagreement_share") ?? 0) - 0.5) < 1e-6)
+        let windows = try store.segments(batch: name)
+        #expect(windows.map { $0["fused_label"] } == ["angry", "angry", "sad"])
+        let timeline = try store.timeline(clipID: clip.id)
+        #expect(timeline.duration == 15 && timeline.rows.count == 3)
+    }
+}

@@ -9,7 +9,7 @@ extension AudioWorker {
 
         @OptionGroup var models: ModelOptions
         @OptionGroup var worker: WorkerOptions
-        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var connection: BrokerOptions
         @OptionGroup var logging: LoggingOptions
 
         func run() throws {

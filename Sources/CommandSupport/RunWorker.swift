@@ -6,7 +6,7 @@ import Vision
 
 /// Runs a worker service until SIGTERM/SIGINT (or its job limit), as the worker executables' `run` commands do.
 public func runWorker(
-    stream: StreamKind, connection: ConnectionOptions, options: WorkerOptions, logging: LoggingOptions,
+    stream: StreamKind, connection: BrokerOptions, options: WorkerOptions, logging: LoggingOptions,
     makeProcessor: @escaping @Sendable () throws -> any JobProcessor
 ) throws {
     let logger = logging.bootstrap("er-\(stream.rawValue)-worker")

@@ -5,18 +5,28 @@ import Messaging
 import Pipeline
 import Store
 
-/// Broker and database locations, shared by the pipeline commands. Flags override `ER_AMQP_URL` and
-/// `ER_DATABASE_URL`; both default to the local stack's (`scripts/stack env`).
-public struct ConnectionOptions: ParsableArguments {
+/// The broker's location, for commands that only talk to RabbitMQ (the workers). The flag overrides
+/// `ER_AMQP_URL`; the default is the local stack's (`scripts/stack env`).
+public struct BrokerOptions: ParsableArguments {
     @Option(name: .customLong("amqp-url"), help: "RabbitMQ URL (default: $ER_AMQP_URL or the local stack's).")
     public var amqpURL: String?
+
+    public init() {}
+
+    public func broker() throws -> BrokerURL { try BrokerURL.resolve(amqpURL) }
+}
+
+/// Broker and database locations, for the commands that use both. Flags override `ER_AMQP_URL` and
+/// `ER_DATABASE_URL`; both default to the local stack's (`scripts/stack env`).
+public struct ConnectionOptions: ParsableArguments {
+    @OptionGroup public var brokerOptions: BrokerOptions
 
     @Option(name: .customLong("database-url"), help: "PostgreSQL URL (default: $ER_DATABASE_URL or the local stack's).")
     public var databaseURL: String?
 
     public init() {}
 
-    public func broker() throws -> BrokerURL { try BrokerURL.resolve(amqpURL) }
+    public func broker() throws -> BrokerURL { try brokerOptions.broker() }
 
     public func database() -> String { DatabaseConnection.resolveURL(databaseURL) }
 }

@@ -10,7 +10,7 @@ extension VideoWorker {
         @OptionGroup var models: ModelOptions
         @OptionGroup var sampling: SamplingOptions
         @OptionGroup var worker: WorkerOptions
-        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var connection: BrokerOptions
         @OptionGroup var logging: LoggingOptions
 
         func run() throws {

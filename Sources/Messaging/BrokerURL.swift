@@ -32,10 +32,40 @@ public struct BrokerURL: Sendable, Equatable, CustomStringConvertible {
         virtualHost = encodedHost.isEmpty ? "/" : (encodedHost.removingPercentEncoding ?? encodedHost)
     }
 
-    /// The URL from `explicit`, else `$ER_AMQP_URL`, else the local stack's.
+    /// The environment variable that names a file holding the broker URL (a mounted secret), read when
+    /// `ER_AMQP_URL` is absent or empty.
+    public static let fileEnvironmentKey = "ER_AMQP_URL_FILE"
+
+    /// The URL from `explicit`, else `$ER_AMQP_URL`, else the file named by `$ER_AMQP_URL_FILE`, else the local
+    /// stack's.
+    ///
+    /// - Throws: `.invalidURL` when the URL is malformed or `$ER_AMQP_URL_FILE` cannot be read (never the
+    ///   password: the message masks it).
     public static func resolve(_ explicit: String?) throws(MessagingError) -> BrokerURL {
-        let environment = ProcessInfo.processInfo.environment[environmentKey]
-        return try BrokerURL(explicit ?? (environment?.isEmpty == false ? environment! : localDefault))
+        if let explicit { return try BrokerURL(explicit) }
+        let environment = ProcessInfo.processInfo.environment
+        if let value = environment[environmentKey], !value.isEmpty { return try BrokerURL(value) }
+        if let path = environment[fileEnvironmentKey], !path.isEmpty {
+            let value: String
+            do {
+                value = try readSecret(path)
+            } catch {
+                throw MessagingError(.invalidURL, reason: "cannot read \(fileEnvironmentKey) \(path): \(error)")
+            }
+            return try BrokerURL(value)
+        }
+        return try BrokerURL(localDefault)
+    }
+
+    /// The first non-empty line of a secret file, without surrounding white space (files written by `echo`
+    /// or editors end with a newline).
+    static func readSecret(_ path: String) throws -> String {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        guard let line = text.split(whereSeparator: \.isNewline).map({ $0.trimmingCharacters(in: .whitespaces) })
+            .first(where: { !$0.isEmpty }) else {
+            throw SecretFileError(reason: "the file is empty")
+        }
+        return line
     }
 
     /// The URL with the password masked, safe to log.
@@ -44,11 +74,18 @@ public struct BrokerURL: Sendable, Equatable, CustomStringConvertible {
         return "\(usesTLS ? "amqps" : "amqp")://\(user):***@\(host):\(port)/\(vhost)"
     }
 
-    /// Masks the password of any URL-shaped string (`scheme://user:password@…`).
+    /// Masks the password of any URL-shaped string (`scheme://user:password@…`), up to the last `@` so that a
+    /// password with a stray `@` is still hidden whole (masking too much is harmless in a log).
     public static func mask(_ string: String) -> String {
         guard let schemeEnd = string.range(of: "://"),
-              let at = string[schemeEnd.upperBound...].firstIndex(of: "@"),
+              let at = string[schemeEnd.upperBound...].lastIndex(of: "@"),
               let colon = string[schemeEnd.upperBound..<at].firstIndex(of: ":") else { return string }
         return String(string[..<string.index(after: colon)]) + "***" + String(string[at...])
     }
+}
+
+/// Why a secret file could not be used.
+struct SecretFileError: Error, CustomStringConvertible {
+    var reason: String
+    var description: String { reason }
 }

@@ -21,6 +21,10 @@ public struct FusionConfiguration: Sendable {
 /// Fusion: consumes results, stores each stream's result and, once a clip's streams are in, its fused result —
 /// in one transaction — and acknowledges only after the commit.
 ///
+/// It also consumes `deadJobsQueue`, a copy of every dead-lettered message (the originals stay in `er.dead`):
+/// a job the broker gave up on (its delivery limit reached because the workers died on it) gets a failed
+/// stream result, so that its clip still ends, instead of waiting as queued for ever.
+///
 /// Several Fusion processes can run at once: the clip row lock in `ResultStore.record` serialises them per
 /// clip. A database outage holds the current result (unacknowledged) and retries with backoff; a broker
 /// outage reconnects with backoff. Stop with `stop.request()`.
@@ -34,12 +38,16 @@ public final class FusionService: Sendable {
         self.logger = logger
     }
 
+    /// Bound to the dead-letter exchange next to `er.dead`: Fusion's copy of every dead-lettered message.
+    public static let deadJobsQueue = "er.dead.fusion"
+
     /// Runs until stopped.
     public func run() {
         var broker: BrokerConnection?
         var store: ResultStore?
         var backoff: Duration = .milliseconds(250)
         let channel: UInt16 = 1
+        let deadChannel: UInt16 = 2
         while stop.count == 0 {
             do {
                 if broker == nil {
@@ -48,10 +56,22 @@ public final class FusionService: Sendable {
                     try Topology.declare([Topology.resultsQueue], on: connection, channel: channel)
                     try connection.setPrefetch(configuration.prefetch, channel: channel)
                     try connection.consume(queue: Topology.resultsQueue, channel: channel)
+                    try connection.openChannel(deadChannel)
+                    try connection.declareQueue(Self.deadJobsQueue, quorum: true, deadLetterExchange: nil, deliveryLimit: 0,
+                                                channel: deadChannel)
+                    try connection.bind(queue: Self.deadJobsQueue, exchange: Topology.deadLetterExchange, routingKey: "",
+                                        channel: deadChannel)
+                    try connection.setPrefetch(16, channel: deadChannel)
+                    try connection.consume(queue: Self.deadJobsQueue, channel: deadChannel)
                     broker = connection
                     logger.info("consuming results", metadata: ["broker": "\(configuration.broker)"])
                 }
                 guard case .delivery(let delivery)? = try broker!.nextEvent(timeout: .milliseconds(100)) else { continue }
+                if delivery.channel == deadChannel {
+                    try settleDeadLetter(delivery, store: &store)
+                    try broker!.ack(delivery)
+                    continue
+                }
                 let result: ResultMessage
                 do {
                     result = try MessageCodec.decodeResult(delivery.body, limit: Topology.maximumMessageBytes)
@@ -81,8 +101,34 @@ public final class FusionService: Sendable {
         broker?.close()
     }
 
-    /// Stores `result`, reconnecting to the database and retrying while the failure is transient.
-    func storeUntilCommitted(_ result: ResultMessage, store: inout ResultStore?) throws {
+    /// Records a failed stream result for a dead-lettered job that has no result yet (a result that came in
+    /// meanwhile is kept). Other dead letters — results, messages that are not jobs, jobs on the wrong queue —
+    /// need nothing: their originals stay in `er.dead`. Throws only when stopping while the database is away
+    /// (the copy then stays unacknowledged).
+    func settleDeadLetter(_ delivery: Delivery, store: inout ResultStore?) throws {
+        guard delivery.routingKey.hasPrefix(Topology.jobQueue("")),
+              let job = try? MessageCodec.decodeJob(delivery.body, limit: Topology.maximumMessageBytes),
+              delivery.routingKey == Topology.jobQueue(job.stream.rawValue) else { return }
+        var result = ResultMessage(job: job, outcome: .failed, model: ModelIdentity(name: "none", sha256: "", fusionWeight: 0),
+                                   worker: "dead-letter")
+        result.error = ResultMessage.Failure(
+            code: "dead_lettered",
+            reason: "the broker dead-lettered the job: delivered past its limit of \(Topology.deliveryLimit) without a result "
+                + "(the workers died on it, or handed it back); it is in \(Topology.deadLetterQueue)")
+        do {
+            let recorded = try storeUntilCommitted(result, store: &store, onlyIfMissing: true)
+            logger.warning(recorded ? "a dead-lettered job failed its stream" : "a dead-lettered job already has a result",
+                           metadata: ["clip_id": "\(job.clipID)", "stream": "\(job.stream.rawValue)",
+                                      "segment": "\(job.segment.map { String($0.index) } ?? "-")", "source": "\(job.source)"])
+        } catch let error as StoreRejection {
+            logger.error("cannot record a dead-lettered job", metadata: ["clip_id": "\(job.clipID)", "reason": "\(error.underlying)"])
+        }
+    }
+
+    /// Stores `result`, reconnecting to the database and retrying while the failure is transient. With
+    /// `onlyIfMissing`, a stream that already has a result is left alone; returns whether it stored.
+    @discardableResult
+    func storeUntilCommitted(_ result: ResultMessage, store: inout ResultStore?, onlyIfMissing: Bool = false) throws -> Bool {
         var backoff: Duration = .milliseconds(250)
         while true {
             do {
@@ -92,10 +138,17 @@ public final class FusionService: Sendable {
                     store = ResultStore(database: database)
                     logger.info("connected to the database", metadata: ["database": "\(database.displayURL)"])
                 }
+                if onlyIfMissing, try !store!.database.query(
+                    result.segment == nil
+                        ? "SELECT 1 FROM stream_results WHERE clip_id = $1 AND stream = $2"
+                        : "SELECT 1 FROM segment_results WHERE clip_id = $1 AND stream = $2 AND segment_index = $3",
+                    [String(result.clipID), result.stream.rawValue] + (result.segment.map { [String($0.index)] } ?? [])).isEmpty {
+                    return false
+                }
                 let decision = try store!.record(result)
                 logger.debug("stored result", metadata: ["clip_id": "\(result.clipID)", "stream": "\(result.stream.rawValue)",
                                                          "decision": "\(decision.map { "\($0)" } ?? "stale")"])
-                return
+                return true
             } catch let error as DatabaseError where error.isTransient {
                 store = nil
                 if stop.count > 1 { throw error }

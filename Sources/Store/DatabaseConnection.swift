@@ -40,6 +40,10 @@ public final class DatabaseConnection {
 
     /// Connects to `url` (a `postgresql://` URL or a libpq key=value string).
     public init(url: String) throws(DatabaseError) {
+        if url.hasPrefix(Self.unreadableMarker) {
+            displayURL = "?"
+            throw DatabaseError(.connectionFailed, message: "cannot read " + url.dropFirst(Self.unreadableMarker.count))
+        }
         displayURL = Self.mask(url)
         connection = PQconnectdb(url)
         guard let connection, PQstatus(connection) == CONNECTION_OK else {
@@ -53,12 +57,36 @@ public final class DatabaseConnection {
         try query("SET client_min_messages TO warning")
     }
 
-    /// The URL from `explicit`, else `$ER_DATABASE_URL`, else the local stack's.
+    /// The environment variable that names a file holding the database URL (a mounted secret), read when
+    /// `ER_DATABASE_URL` is absent or empty.
+    public static let fileEnvironmentKey = "ER_DATABASE_URL_FILE"
+
+    /// The URL from `explicit`, else `$ER_DATABASE_URL`, else the file named by `$ER_DATABASE_URL_FILE` (its first
+    /// non-empty line), else the local stack's.
+    ///
+    /// When the file cannot be read, the result is a marker that `init(url:)` turns into a `.connectionFailed`
+    /// error naming the file (never a silent fall back to another database).
     public static func resolveURL(_ explicit: String?) -> String {
         if let explicit { return explicit }
-        if let value = ProcessInfo.processInfo.environment[environmentKey], !value.isEmpty { return value }
+        let environment = ProcessInfo.processInfo.environment
+        if let value = environment[environmentKey], !value.isEmpty { return value }
+        if let path = environment[fileEnvironmentKey], !path.isEmpty {
+            do {
+                let text = try String(contentsOfFile: path, encoding: .utf8)
+                if let line = text.split(whereSeparator: \.isNewline).map({ $0.trimmingCharacters(in: .whitespaces) })
+                    .first(where: { !$0.isEmpty }) {
+                    return line
+                }
+                return unreadableMarker + "\(fileEnvironmentKey) \(path): the file is empty"
+            } catch {
+                return unreadableMarker + "\(fileEnvironmentKey) \(path): \(error)"
+            }
+        }
         return localDefault
     }
+
+    /// Prefix of what `resolveURL` returns when the URL file cannot be read.
+    static let unreadableMarker = "unreadable-url-file:"
 
     deinit {
         PQfinish(connection)
@@ -115,13 +143,16 @@ public final class DatabaseConnection {
         }
     }
 
-    /// Masks the password of a `postgresql://user:password@…` URL.
+    /// Masks the passwords of a `postgresql://user:password@…` URL (up to the last `@`, so a password with a
+    /// stray `@` is hidden whole) and of `password=…` in a query string or a key=value connection string.
     public static func mask(_ url: String) -> String {
-        guard let schemeEnd = url.range(of: "://"),
-              let at = url[schemeEnd.upperBound...].firstIndex(of: "@"),
-              let colon = url[schemeEnd.upperBound..<at].firstIndex(of: ":") else {
-            return url.replacingOccurrences(of: #"password=\S+"#, with: "password=***", options: .regularExpression)
+        var masked = url.replacingOccurrences(of: #"(?i)(password\s*=\s*)('(\\.|[^'])*'|[^\s&]+)"#, with: "$1***",
+                                              options: .regularExpression)
+        if let schemeEnd = masked.range(of: "://"),
+           let at = masked[schemeEnd.upperBound...].lastIndex(of: "@"),
+           let colon = masked[schemeEnd.upperBound..<at].firstIndex(of: ":") {
+            masked = String(masked[..<masked.index(after: colon)]) + "***" + String(masked[at...])
         }
-        return String(url[..<url.index(after: colon)]) + "***" + String(url[at...])
+        return masked
     }
 }

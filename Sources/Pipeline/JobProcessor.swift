@@ -16,6 +16,11 @@ public struct MediaPolicy: Sendable, Equatable {
     /// The open options to use, or a failure when `source` is outside the policy.
     func check(_ source: MediaSource) -> Result<MediaOpenOptions, StreamFailure> {
         let transport = ["tcp", "tls", "crypto"]
+        // A file: URL Foundation cannot parse has no path to check against the roots: refuse it rather than let
+        // FFmpeg interpret it.
+        if source.scheme == "file", source.localPath == nil {
+            return .failure(StreamFailure(code: "forbidden_source", reason: "\(source.location) is not a usable file URL"))
+        }
         if let path = source.localPath {
             guard protocols.contains("file") else {
                 return .failure(StreamFailure(code: "forbidden_source", reason: "local files are not allowed"))

@@ -44,5 +44,7 @@ import TestSupport
         #expect((try? policy.check(.init("https://example.org/x.mp4")).get()) != nil)
         #expect((try? policy.check(.init("http://example.org/x.mp4")).get()) == nil)
         #expect((try? policy.check(.init("ftp://example.org/x.mp4")).get()) == nil)
+        #expect((try? policy.check(.init("file://%zz/etc/passwd")).get()) == nil)
+        #expect((try? policy.check(.init("file:///etc/passwd")).get()) == nil)
     }
 }

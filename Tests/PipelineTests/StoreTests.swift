@@ -15,21 +15,7 @@ struct StoreTests {
     }
 
     func result(_ clip: PendingClip, batch: Int64, stream: StreamKind, label: EmotionLabel?, attempt: Int = 1) -> ResultMessage {
-        let job = JobMessage(clipID: clip.id, batchID: batch, source: clip.source, stream: stream, attempt: attempt)
-        var result = ResultMessage(job: job, outcome: label == nil ? .absent : .ok,
-                                   model: ModelIdentity(name: "test-\(stream.rawValue)", sha256: "00", fusionWeight: 0.5), worker: "test:1")
-        if let label {
-            var logits = [Float](repeating: 0, count: 7)
-            logits[label.index] = 3
-            let prediction = StreamPrediction(labels: EmotionLabel.allCases.map(\.rawValue), logits: logits,
-                                              mapping: Dictionary(uniqueKeysWithValues: EmotionLabel.allCases.map { ($0.rawValue, $0) }))
-            result.labels = prediction.labels
-            result.logits = prediction.logits
-            result.probabilities = prediction.probabilities
-        } else {
-            result.error = .init(code: "no_face", reason: "no face found in 3 sampled frames")
-        }
-        return result
+        testResult(JobMessage(clipID: clip.id, batchID: batch, source: clip.source, stream: stream, attempt: attempt), label: label)
     }
 
     @Test func migrationsAreIdempotent() throws {
@@ -131,21 +117,7 @@ struct SegmentStoreTests {
 
         let labels: [EmotionLabel] = [.angry, .angry, .sad]
         func result(_ segment: Segment, _ stream: StreamKind, _ label: EmotionLabel?) -> ResultMessage {
-            let job = JobMessage(clipID: clip.id, batchID: batch, source: clip.source, stream: stream, segment: segment)
-            var result = ResultMessage(job: job, outcome: label == nil ? .absent : .ok,
-                                       model: ModelIdentity(name: "m", sha256: "0", fusionWeight: 0.5), worker: "t:1")
-            if let label {
-                var logits = [Float](repeating: 0, count: 7)
-                logits[label.index] = 4
-                let prediction = StreamPrediction(labels: EmotionLabel.allCases.map(\.rawValue), logits: logits,
-                                                  mapping: Dictionary(uniqueKeysWithValues: EmotionLabel.allCases.map { ($0.rawValue, $0) }))
-                result.labels = prediction.labels
-                result.logits = prediction.logits
-                result.probabilities = prediction.probabilities
-            } else {
-                result.error = .init(code: "no_face", reason: "none")
-            }
-            return result
+            testResult(JobMessage(clipID: clip.id, batchID: batch, source: clip.source, stream: stream, segment: segment), label: label)
         }
         for (segment, label) in zip(plan, labels) {
             #expect(try store.record(result(segment, .audio, label)) == .waiting)
@@ -168,4 +140,22 @@ struct SegmentStoreTests {
         let timeline = try store.timeline(clipID: clip.id)
         #expect(timeline.duration == 15 && timeline.rows.count == 3)
     }
+}
+
+/// A worker's result for `job`: a confident `label` (canonical-label model), or an absent face when `nil`.
+func testResult(_ job: JobMessage, label: EmotionLabel?) -> ResultMessage {
+    var result = ResultMessage(job: job, outcome: label == nil ? .absent : .ok,
+                               model: ModelIdentity(name: "test-\(job.stream.rawValue)", sha256: "00", fusionWeight: 0.5), worker: "test:1")
+    if let label {
+        var logits = [Float](repeating: 0, count: 7)
+        logits[label.index] = 4
+        let prediction = StreamPrediction(labels: EmotionLabel.allCases.map(\.rawValue), logits: logits,
+                                          mapping: Dictionary(uniqueKeysWithValues: EmotionLabel.allCases.map { ($0.rawValue, $0) }))
+        result.labels = prediction.labels
+        result.logits = prediction.logits
+        result.probabilities = prediction.probabilities
+    } else {
+        result.error = .init(code: "no_face", reason: "no face found in 3 sampled frames")
+    }
+    return result
 }

@@ -46,6 +46,7 @@ struct LongVideoTests {
             for service in services { service.waitUntilExit() }
         }
 
+        try TestStack.waitForConsumers(["er.jobs.audio": 1, "er.jobs.video": 1, "er.results": 1])
         let suffix = UUID().uuidString.prefix(8)
         let longBatch = "long-\(suffix)"
         let singleBatch = "singles-\(suffix)"

@@ -36,6 +36,9 @@ struct PipelineEndToEndTests {
             for service in services { service.waitUntilExit() }
         }
 
+        // Submit only once every service consumes, so that the broker spreads the jobs over both audio workers.
+        try TestStack.waitForConsumers(["er.jobs.audio": 2, "er.jobs.video": 1, "er.results": 1])
+
         let batch = "e2e-\(UUID().uuidString.prefix(8))"
         let submitted = try TestStack.run("er-coordinator", ["submit", media.path, "--batch", batch])
         #expect(submitted.status == 0)
@@ -69,13 +72,23 @@ struct PipelineEndToEndTests {
             SELECT count(DISTINCT s.worker) AS workers FROM stream_results s JOIN clips c ON c.id = s.clip_id
             JOIN batches b ON b.id = c.batch_id WHERE b.name = $1 AND s.stream = 'audio'
             """, [batch])
-        #expect(try audioWorkers[0].int("workers") == 2)
+        #expect(try audioWorkers[0].int("workers") >= 2)
 
         // Submitting the same folder again adds nothing.
-        let countBefore = try database.query("SELECT (SELECT count(*) FROM clips) + (SELECT count(*) FROM stream_results) + (SELECT count(*) FROM fused_results) AS n")
+        let countBefore = try database.query("""
+            SELECT (SELECT count(*) FROM clips c WHERE c.batch_id = b.id)
+                 + (SELECT count(*) FROM stream_results s JOIN clips c ON c.id = s.clip_id WHERE c.batch_id = b.id)
+                 + (SELECT count(*) FROM fused_results f JOIN clips c ON c.id = f.clip_id WHERE c.batch_id = b.id) AS n
+            FROM batches b WHERE b.name = $1
+            """, [batch])
         let again = try TestStack.run("er-coordinator", ["submit", media.path, "--batch", batch])
         #expect(again.output.contains("0 queued, \(clips.count + 1) skipped"), "\(again.output)")
-        let countAfter = try database.query("SELECT (SELECT count(*) FROM clips) + (SELECT count(*) FROM stream_results) + (SELECT count(*) FROM fused_results) AS n")
+        let countAfter = try database.query("""
+            SELECT (SELECT count(*) FROM clips c WHERE c.batch_id = b.id)
+                 + (SELECT count(*) FROM stream_results s JOIN clips c ON c.id = s.clip_id WHERE c.batch_id = b.id)
+                 + (SELECT count(*) FROM fused_results f JOIN clips c ON c.id = f.clip_id WHERE c.batch_id = b.id) AS n
+            FROM batches b WHERE b.name = $1
+            """, [batch])
         #expect(try countBefore[0].int("n") == countAfter[0].int("n"))
 
         let exported = try TestStack.run("er-coordinator", ["export", batch, "--format", "csv"])

@@ -169,6 +169,22 @@ public enum TestStack {
         return process
     }
 
+    /// Waits (up to `timeout` seconds) until each queue has at least the given number of consumers.
+    public static func waitForConsumers(_ wanted: [String: Int], timeout: Double = 60) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let table = try run("er-coordinator", ["status", "--queues"]).output
+            let consumers = Dictionary(table.split(separator: "\n").compactMap { line -> (String, Int)? in
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                guard fields.count == 3, let count = Int(fields[2]) else { return nil }
+                return (String(fields[0]), count)
+            }, uniquingKeysWith: { first, _ in first })
+            if wanted.allSatisfy({ consumers[$0.key, default: 0] >= $0.value }) { return }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "consumers \(wanted) not all connected after \(timeout) s"])
+    }
+
     /// Runs a built executable to completion; returns its exit status and standard output.
     public static func run(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()

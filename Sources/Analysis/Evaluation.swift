@@ -5,7 +5,7 @@ import Foundation
 public enum LabelledFiles {
     /// Every RAVDESS-named file under `directory` whose extension is in `extensions`, sorted by path.
     public static func ravdess(under directory: URL, extensions: Set<String>) -> [(path: String, name: RavdessName)] {
-        files(under: directory)
+        FileTree.regularFiles(under: directory)
             .filter { extensions.contains(($0 as NSString).pathExtension.lowercased()) }
             .compactMap { path in RavdessName(path: path).map { (path, $0) } }
     }
@@ -13,13 +13,11 @@ public enum LabelledFiles {
     /// Images in one folder per canonical class (the FER2013 layout), sorted by path.
     public static func faceImages(under directory: URL) -> [(path: String, label: EmotionLabel)] {
         EmotionLabel.allCases.flatMap { label in
-            files(under: directory.appendingPathComponent(label.rawValue))
+            FileTree.regularFiles(under: directory.appendingPathComponent(label.rawValue))
                 .filter { ["jpg", "jpeg", "png", "bmp", "pgm"].contains(($0 as NSString).pathExtension.lowercased()) }
                 .map { ($0, label) }
         }
     }
-
-    static func files(under directory: URL) -> [String] { FileTree.regularFiles(under: directory) }
 }
 
 /// Scores one stream's predictions against labels, collecting failures by file.

@@ -29,6 +29,13 @@ public struct ConnectionOptions: ParsableArguments {
     public func broker() throws -> BrokerURL { try brokerOptions.broker() }
 
     public func database() -> String { DatabaseConnection.resolveURL(databaseURL) }
+
+    /// Connects to the database, applies pending migrations and returns the result store.
+    public func openStore() throws -> ResultStore {
+        let database = try DatabaseConnection(url: database())
+        try Schema.migrate(database)
+        return ResultStore(database: database)
+    }
 }
 
 /// Log verbosity, shared by the long-running commands.

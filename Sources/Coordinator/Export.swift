@@ -27,9 +27,7 @@ extension Coordinator {
         @OptionGroup var connection: ConnectionOptions
 
         func run() throws {
-            let database = try DatabaseConnection(url: connection.database())
-            try Schema.migrate(database)
-            let store = ResultStore(database: database)
+            let store = try connection.openStore()
             let rows = segments ? try store.segments(batch: batch) : try store.clips(batch: batch)
             guard let columns = rows.first?.columns else {
                 throw ValidationError(segments ? "no split clips in batch \(batch)" : "no clips in batch \(batch)")

@@ -20,9 +20,7 @@ extension Coordinator {
 
         func run() throws {
             if queues { return try showQueues() }
-            let database = try DatabaseConnection(url: connection.database())
-            try Schema.migrate(database)
-            let progress = try ResultStore(database: database).progress(batch: batch)
+            let progress = try connection.openStore().progress(batch: batch)
             if let batch, progress.isEmpty { throw ValidationError("no batch named \(batch)") }
             print(ReportPrinter.table(
                 header: ["batch", "clips", "queued", "done", "failed"],

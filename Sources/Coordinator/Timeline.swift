@@ -21,8 +21,8 @@ extension Coordinator {
         @OptionGroup var connection: ConnectionOptions
 
         func run() throws {
-            let database = try DatabaseConnection(url: connection.database())
-            try Schema.migrate(database)
+            let store = try connection.openStore()
+            let database = store.database
             let id: Int64
             if let number = Int64(clip) {
                 id = number
@@ -32,7 +32,7 @@ extension Coordinator {
                 guard let row = rows.first else { throw ValidationError("no clip \(clip)") }
                 id = try row.int("id")
             }
-            let (path, duration, rows) = try ResultStore(database: database).timeline(clipID: id)
+            let (path, duration, rows) = try store.timeline(clipID: id)
             let windows = rows.map { row in
                 TimelineSVG.Window(start: row.double("start_seconds") ?? 0, end: row.double("end_seconds") ?? 0,
                                    audio: row["audio_label"].flatMap(EmotionLabel.init(rawValue:)),

@@ -31,9 +31,7 @@ extension Coordinator {
             while true {
                 if store == nil {
                     do {
-                        let database = try DatabaseConnection(url: connection.database())
-                        try Schema.migrate(database)
-                        store = ResultStore(database: database)
+                        store = try connection.openStore()
                     } catch {
                         printError("database unavailable (\(error)); retrying")
                     }

@@ -38,8 +38,11 @@ extension MediaFile {
         if expected > 0 { samples.reserveCapacity(Int(expected * Double(sampleRate)) + sampleRate / 10) }
         /// Stream time (seconds) of the first output sample, known from the first decoded frame.
         var firstSampleTime: Double?
-        let wanted = range
-        let limit = wanted.map { Int(($0.end - $0.start) * Double(sampleRate)) }
+        let limit = range.map { Int($0.duration * Double(sampleRate)) }
+        /// Output samples decoded before the range starts (the seek lands on an earlier packet).
+        func leadIn(_ range: TimeRange) -> Int {
+            max(0, Int((range.start - (firstSampleTime ?? range.start)) * Double(sampleRate)))
+        }
 
         func append(_ frame: UnsafePointer<AVFrame>?) -> Int32 {
             let incoming = frame.map { Int32($0.pointee.nb_samples) } ?? 0
@@ -57,13 +60,12 @@ extension MediaFile {
         do {
             try decoder.decode(from: self) { frame in
                 if firstSampleTime == nil {
-                    firstSampleTime = decoder.seconds(frame.pointee.best_effort_timestamp) ?? (wanted?.start ?? 0)
+                    firstSampleTime = decoder.seconds(frame.pointee.best_effort_timestamp) ?? (range?.start ?? 0)
                 }
                 let produced = append(UnsafePointer(frame))
                 if produced < 0 { return false }
-                if let wanted, let limit, let first = firstSampleTime {
-                    let skip = max(0, Int((wanted.start - first) * Double(sampleRate)))
-                    return samples.count < skip + limit
+                if let range, let limit {
+                    return samples.count < leadIn(range) + limit
                 }
                 return true
             }
@@ -74,10 +76,8 @@ extension MediaFile {
         }
         _ = append(nil)
 
-        if let wanted, let limit {
-            let skip = max(0, Int((wanted.start - (firstSampleTime ?? wanted.start)) * Double(sampleRate)))
-            let kept = samples.dropFirst(min(skip, samples.count)).prefix(limit)
-            samples = Array(kept)
+        if let range, let limit {
+            samples = Array(samples.dropFirst(min(leadIn(range), samples.count)).prefix(limit))
         } else if let stream = info.audio, let declared = declaredDuration(streamIndex: stream.index), declared > 1 {
             let decoded = Double(samples.count) / Double(sampleRate)
             if decoded < 0.8 * declared {

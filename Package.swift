@@ -27,7 +27,7 @@ let package = Package(
             cxxSettings: [.unsafeFlags([openCVInclude, "-O2"])],
             linkerSettings: [
                 .linkedLibrary("opencv_core"), .linkedLibrary("opencv_imgproc"),
-                .linkedLibrary("opencv_objdetect"), .linkedLibrary("opencv_dnn"),
+                .linkedLibrary("opencv_dnn"),
                 .linkedLibrary("opencv_imgcodecs"), .linkedLibrary("stdc++"),
             ]
         ),

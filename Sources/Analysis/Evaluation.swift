@@ -44,3 +44,51 @@ public struct Evaluation: Sendable {
 
     public var report: EvaluationReport { EvaluationReport(matrix: matrix, failures: failures) }
 }
+
+/// The FER+ re-labelling of FER2013 (Barsoum et al. 2016): ten annotators' votes per image
+/// (`ferplus_votes.csv`: split, path relative to the FER2013 folder, name, match error, then the votes for neutral,
+/// happiness, surprise, sadness, anger, disgust, fear, contempt, unknown and not-a-face).
+public struct FERPlusVotes: Sendable {
+    /// Votes per image path (relative to the FER2013 folder), in the file's column order.
+    public var votes: [String: [Double]]
+
+    /// The vote columns for each canonical label.
+    static let columns: [EmotionLabel: Int] = [.neutral: 0, .happy: 1, .surprise: 2, .sad: 3, .angry: 4, .disgust: 5, .fear: 6]
+    /// contempt, unknown, not a face.
+    static let unusable = [7, 8, 9]
+
+    public init(contentsOf path: String) throws {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        var votes: [String: [Double]] = [:]
+        for line in text.split(whereSeparator: \.isNewline).dropFirst() {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard fields.count == 14 else {
+                throw AnalysisError(.emptyInput, reason: "\(path): a FER+ row has 14 fields, not \(fields.count)")
+            }
+            let counts = fields[4...].compactMap(Double.init)
+            guard counts.count == 10 else { throw AnalysisError(.emptyInput, reason: "\(path): vote counts must be numbers") }
+            votes[fields[1]] = counts
+        }
+        self.votes = votes
+    }
+
+    /// The majority label of one image: the most-voted canonical label (the first in canonical order on ties),
+    /// or `nil` when contempt, unknown or not-a-face has at least as many votes.
+    public static func majority(_ counts: [Double]) -> EmotionLabel? {
+        let ranked = EmotionLabel.allCases.map { ($0, counts[columns[$0]!]) }
+        guard let best = ranked.max(by: { $0.1 < $1.1 }).map({ top in ranked.first { $0.1 == top.1 }! }), best.1 > 0,
+              unusable.allSatisfy({ counts[$0] < best.1 }) else { return nil }
+        return best.0
+    }
+
+    /// Majority labels keyed by absolute path, for the images under `folder` (a split folder such as
+    /// `fer2013/public_test`, whose parent the votes file's paths are relative to).
+    public func majorities(under folder: URL) -> [String: EmotionLabel] {
+        let root = folder.standardizedFileURL.deletingLastPathComponent()
+        var result: [String: EmotionLabel] = [:]
+        for (path, counts) in votes {
+            if let label = Self.majority(counts) { result[root.appendingPathComponent(path).path] = label }
+        }
+        return result
+    }
+}

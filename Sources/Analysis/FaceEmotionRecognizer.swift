@@ -5,92 +5,104 @@ import Vision
 
 /// What the face stream found in one clip (or one span of it).
 public struct FaceAnalysis: Sendable, Codable, Equatable {
-    /// The clip's prediction from the frames with a face.
+    /// The clip's prediction from the frames showing the clip's face.
     public var prediction: StreamPrediction
-    /// Frames decoded, frames sampled for face search, and sampled frames where a face was found.
+    /// Frames decoded, frames sampled for face search, and sampled frames where the clip's face was found.
     public var framesDecoded: Int
     public var framesSampled: Int
     public var facesFound: Int
-    /// Seconds spent per stage: `decode`, `face_detection`, `crop_resize`, `inference`.
+    /// Most faces seen in one sampled frame (the clip's face is the largest and most persistent of them).
+    public var facesSeen: Int
+    /// Clockwise display rotation applied to the frames (0, 90, 180, 270).
+    public var rotation: Int
+    /// Median height of the clip's face as a fraction of the (upright) frame height.
+    public var faceHeightFraction: Double
+    /// The clip's face in each frame where it was found (model outputs, detector score, size).
+    public var frames: [FrameEvidence]
+    /// Seconds spent per stage: `decode`, `face_detection`, `alignment`, `inference`.
     public var timings: [String: Double]
 }
 
-/// Facial emotion recognition: sampled gray frames, Haar face search, crop, ONNX model per face,
-/// frame logits averaged into clip logits.
+/// Facial emotion recognition: sampled gray frames (upright), YuNet faces tracked through the clip, landmark
+/// alignment to the framing the model was trained on, the ONNX model per face, frames aggregated into clip logits.
 ///
 /// Owns its detector and network; not thread-safe — give each thread its own instance.
 public final class FaceEmotionRecognizer {
     public let card: ModelCard
     public let mapping: [String: EmotionLabel]
-    public let detector: FaceDetector
+    public let aligner: FaceAligner
+    public var search: FaceSearch
+    /// How frame outputs become clip logits (the card's choice).
+    public var aggregation: FrameAggregation
+    private let detector: FaceDetector
     private let network: NeuralNetwork
-    private let inputWidth: Int
-    private let inputHeight: Int
     private let scale: Float
     private let offset: Float
-    /// Margin added around a detected face before cropping, as a fraction of the box (horizontal, vertical).
-    public let cropMargin: (horizontal: Double, vertical: Double)
-    /// Sampled frames that reuse the last face box before the face is searched for again (around the box first,
-    /// then the whole frame). 0 searches every sampled frame.
-    public var reuseFaceBoxFrames = 2
 
-    /// Loads the card (`fer.json` by default), its model and the face cascade.
-    public init(
-        modelsDirectory directory: URL,
-        cardFile: String = "fer.json",
-        cascadePath: String = FaceDetector.defaultCascadePath,
-        detection: FaceDetector.Configuration = .init()
-    ) throws {
+    /// Loads the card (`fer.json` by default), its model and the face detector named by the card.
+    public init(modelsDirectory directory: URL, cardFile: String = "fer.json", search: FaceSearch = .init()) throws {
         card = try ModelCard.load(cardFile, in: directory)
         guard card.task == .face else {
             throw AnalysisError(.invalidModelCard, reason: "\(cardFile) describes a \(card.task.rawValue) model, not a face model")
         }
+        guard let alignment = card.alignment, alignment.template.count == 5, alignment.template.allSatisfy({ $0.count == 2 }),
+              alignment.size > 0 else {
+            throw AnalysisError(.invalidModelCard, reason: "\(card.name): a face card needs an alignment with a size and five template points")
+        }
         mapping = try card.canonicalMapping()
-        inputWidth = Int(try card.parameter("width"))
-        inputHeight = Int(try card.parameter("height"))
+        aligner = FaceAligner(size: alignment.size, template: alignment.template.map { Point(x: $0[0], y: $0[1]) })
         scale = Float(try card.parameter("scale"))
         offset = Float(try card.parameter("offset"))
-        cropMargin = (card.input["crop_margin_x"] ?? 0.1, card.input["crop_margin_y"] ?? 0.1)
-        detector = try FaceDetector(cascadePath: cascadePath, configuration: detection)
+        aggregation = card.aggregation ?? .meanLogits
+        self.search = search
+        detector = try FaceDetector(onnxPath: directory.appendingPathComponent(alignment.detector).path)
         network = try NeuralNetwork(onnxPath: directory.appendingPathComponent(card.onnx).path)
     }
 
-    /// The model input for a face image: resized to the model's size and scaled.
-    public func input(for face: GrayImage) throws -> [Float] {
-        guard face.width > 0, face.height > 0 else {
-            throw AnalysisError(.emptyInput, reason: "the face image is empty")
+    /// The model's logits for one aligned crop (`aligner.size` square).
+    public func logits(forAligned crop: GrayImage) throws -> [Float] {
+        guard crop.width == aligner.size, crop.height == aligner.size else {
+            throw AnalysisError(.emptyInput, reason: "an aligned crop is \(aligner.size)x\(aligner.size), not \(crop.width)x\(crop.height)")
         }
-        let sized = (face.width == inputWidth && face.height == inputHeight)
-            ? face : try face.resized(width: inputWidth, height: inputHeight, interpolation: .linear)
-        return sized.pixels.map { Float($0) * scale + offset }
-    }
-
-    /// The model's logits for one face image (already cropped to the face).
-    public func logits(forFace face: GrayImage) throws -> [Float] {
-        let output = try network.forward(try input(for: face), shape: [1, 1, inputHeight, inputWidth])
+        let input = crop.pixels.map { Float($0) * scale + offset }
+        let output = try network.forward(input, shape: [1, 1, aligner.size, aligner.size])
         guard output.count == card.labels.count else {
             throw AnalysisError(.unexpectedOutput, reason: "\(card.name) gave \(output.count) outputs for \(card.labels.count) labels")
         }
         return output
     }
 
-    /// The prediction for one face image.
-    public func predict(face: GrayImage) throws -> StreamPrediction {
-        StreamPrediction(labels: card.labels, logits: try logits(forFace: face), mapping: mapping)
+    /// A prediction from clip (or image) logits, calibrated by the card's temperature.
+    public func prediction(logits: [Float]) -> StreamPrediction {
+        StreamPrediction(labels: card.labels, logits: logits, mapping: mapping, temperature: card.temperature ?? 1)
     }
 
-    /// The crop of `frame` around `box`, with the card's margin.
-    public func crop(_ frame: GrayImage, around box: Box) -> GrayImage {
-        let grown = Box(
-            x: box.x - Int(Double(box.width) * cropMargin.horizontal),
-            y: box.y - Int(Double(box.height) * cropMargin.vertical),
-            width: box.width + 2 * Int(Double(box.width) * cropMargin.horizontal),
-            height: box.height + 2 * Int(Double(box.height) * cropMargin.vertical)
-        )
-        return frame.cropped(to: grown)
+    /// The aligned crop of a face image: a tight face crop (the FER2013 kind, at most 96 px a side) is padded by
+    /// half its size with mid-gray and searched at 3x (as training prepared its images), and keeps its own framing
+    /// when no face is found; a larger image is searched like a video frame and must show a face.
+    public func alignedFace(inImage image: GrayImage) throws -> GrayImage {
+        if max(image.width, image.height) <= 96 {
+            let pad = max(image.width, image.height) / 2
+            let canvas = image.padded(by: pad, value: 128)
+            let faces = try detector.faces(in: canvas, searchSize: canvas.width * 3)
+            if let face = faces.max(by: { $0.area < $1.area }) {
+                return try aligner.crop(image, landmarks: face.landmarks.map { Point(x: $0.x - Double(pad), y: $0.y - Double(pad)) })
+            }
+            let factor = Double(aligner.size) / Double(max(image.width, image.height))
+            return try aligner.warp(image, AffineTransform([factor, 0, 0, 0, factor, 0]))
+        }
+        guard let face = try FaceTracker(detector: detector, search: search).faces(in: image).max(by: { $0.face.area < $1.face.area })?.face else {
+            throw StreamFailure(code: StreamFailure.noFace, reason: "no face found in the image")
+        }
+        return try aligner.crop(image, landmarks: face.landmarks)
     }
 
-    /// Decodes sampled frames of `source`, finds the largest face in each and predicts the clip.
+    /// The prediction for one face image (see `alignedFace(inImage:)`).
+    public func predict(faceImage image: GrayImage) throws -> StreamPrediction {
+        prediction(logits: try logits(forAligned: try alignedFace(inImage: image)))
+    }
+
+    /// Decodes sampled frames of `source`, follows its faces and predicts the clip from its main face.
     ///
     /// - Throws: `MediaError` for unreadable media, `StreamFailure` with code `no_face` when no sampled frame
     ///   shows a face, `VisionError`/`AnalysisError` for model failures.
@@ -103,57 +115,52 @@ public final class FaceEmotionRecognizer {
         let clock = ContinuousClock()
         let started = clock.now
         var detection = Duration.zero
-        var cropping = Duration.zero
+        var alignment = Duration.zero
         var inference = Duration.zero
-        var frameLogits: [[Float]] = []
+        var evidence: [Int: [FrameEvidence]] = [:]
         var sampled = 0
-        var lastFace: Box?
-        var framesSinceSearch = 0
+        var frameHeight = 0
         var videoOnly = options
         videoOnly.streams = [.video]
         let file = try MediaFile(source, options: videoOnly)
+        let tracker = FaceTracker(detector: detector, search: search)
         let decoded = try file.forEachFrame(sampling: sampling, range: range) { frame in
             sampled += 1
+            frameHeight = frame.height
             let image = GrayImage(width: frame.width, height: frame.height, pixels: frame.pixels)
             var mark = clock.now
-            var face: Box?
-            if let previous = lastFace, framesSinceSearch < reuseFaceBoxFrames {
-                face = previous
-                framesSinceSearch += 1
-            } else {
-                face = try lastFace.flatMap { previous throws(VisionError) in try detector.largestFace(in: image, near: previous) }
-                if face == nil { face = try detector.largestFace(in: image) }
-                framesSinceSearch = 0
-            }
-            lastFace = face
+            let faces = try tracker.faces(in: image)
             detection += clock.now - mark
-            guard let face else { return true }
-            mark = clock.now
-            let input = try self.input(for: crop(image, around: face))
-            cropping += clock.now - mark
-            mark = clock.now
-            let output = try network.forward(input, shape: [1, 1, inputHeight, inputWidth])
-            inference += clock.now - mark
-            guard output.count == card.labels.count else {
-                throw AnalysisError(.unexpectedOutput, reason: "\(card.name) gave \(output.count) outputs for \(card.labels.count) labels")
+            for (track, face) in faces {
+                mark = clock.now
+                let crop = try aligner.crop(image, landmarks: face.landmarks)
+                alignment += clock.now - mark
+                mark = clock.now
+                let logits = try logits(forAligned: crop)
+                inference += clock.now - mark
+                evidence[track, default: []].append(FrameEvidence(logits: logits, detectionScore: face.score, faceSize: face.height))
             }
-            frameLogits.append(output)
             return true
         }
-        guard let logits = clipLogits(frames: frameLogits) else {
+        guard let primary = tracker.primary, let frames = evidence[primary.id], let logits = aggregation.clipLogits(frames) else {
             throw StreamFailure(code: StreamFailure.noFace,
                                 reason: sampled == 0 ? "no frame was decoded" : "no face found in \(sampled) sampled frames")
         }
+        let sizes = frames.map(\.faceSize).sorted()
         let total = clock.now - started
         return FaceAnalysis(
-            prediction: StreamPrediction(labels: card.labels, logits: logits, mapping: mapping),
+            prediction: prediction(logits: logits),
             framesDecoded: decoded,
             framesSampled: sampled,
-            facesFound: frameLogits.count,
+            facesFound: frames.count,
+            facesSeen: tracker.mostFacesInOneFrame,
+            rotation: file.info.video?.rotation ?? 0,
+            faceHeightFraction: frameHeight > 0 ? sizes[sizes.count / 2] / Double(frameHeight) : 0,
+            frames: frames,
             timings: [
-                "decode": (total - detection - cropping - inference).seconds,
+                "decode": (total - detection - alignment - inference).seconds,
                 "face_detection": detection.seconds,
-                "crop_resize": cropping.seconds,
+                "alignment": alignment.seconds,
                 "inference": inference.seconds,
             ]
         )

@@ -2,7 +2,7 @@ import Emotion
 import Foundation
 
 /// The machine-readable part of a model card (`Models/<name>.json`): what the model is, how to feed it,
-/// how its labels map to the canonical ones, and its fusion weight.
+/// how its labels map to the canonical ones, its calibration and fusion weight.
 public struct ModelCard: Sendable, Codable, Equatable {
     /// Which stream a model serves.
     public enum Task: String, Sendable, Codable {
@@ -23,11 +23,27 @@ public struct ModelCard: Sendable, Codable, Equatable {
     public var canonical: [String: String]
     /// Front-end or preprocessing parameters (all numeric).
     public var input: [String: Double]
-    /// Weight of this stream in late fusion.
+    /// Weight of this stream in late fusion (its log-probabilities are multiplied by it), fitted on validation data.
     public var fusionWeight: Double
+    /// Temperature that calibrates the logits (`softmax(logits / temperature)`), fitted on the validation split.
+    public var temperature: Double?
+    /// Face models: the detector and the aligned crop the model was trained on.
+    public var alignment: Alignment?
+    /// Face models: how frame outputs become clip logits.
+    public var aggregation: FrameAggregation?
+
+    /// The aligned face crop: the five landmarks (right eye, left eye, nose tip, right and left mouth corner)
+    /// go to `template` in a `size` x `size` crop.
+    public struct Alignment: Sendable, Codable, Equatable {
+        /// The face detector's ONNX file, relative to the card.
+        public var detector: String
+        public var size: Int
+        public var template: [[Double]]
+    }
 
     enum CodingKeys: String, CodingKey {
         case schema, name, task, onnx, sha256, labels, canonical, input, fusionWeight = "fusion_weight"
+        case temperature, alignment, aggregation
     }
 
     /// A short identifier for result rows: the name and the first 12 hex digits of the hash.

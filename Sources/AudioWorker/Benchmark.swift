@@ -24,7 +24,7 @@ extension AudioWorker {
             NeuralNetwork.setThreadCount(1)
             let recognizer = try SpeechEmotionRecognizer(modelsDirectory: try models.resolve())
             let files = FileTree.regularFiles(under: URL(fileURLWithPath: directory))
-                .filter { ["mp4", "mov", "mkv", "avi", "webm", "wav", "flac", "m4a", "mp3"].contains(($0 as NSString).pathExtension.lowercased()) }
+                .filter { MediaExtensions.withAudio.contains(($0 as NSString).pathExtension.lowercased()) }
             guard !files.isEmpty else { throw ValidationError("no media under \(directory)") }
             var timings: [[String: Double]] = []
             var seconds = 0.0

@@ -19,14 +19,16 @@ extension AudioWorker {
             let recognizer = try SpeechEmotionRecognizer(modelsDirectory: try models.resolve())
             let evaluationProtocol = options.evaluationProtocol
             let files = LabelledFiles.ravdess(under: options.folder,
-                                              extensions: ["wav", "flac", "mp3", "m4a", "aac", "ogg", "mp4", "mov", "mkv", "avi"])
+                                              extensions: MediaExtensions.withAudio)
             guard !files.isEmpty else { throw ValidationError("no RAVDESS-named audio or video files under \(options.directory)") }
             var evaluation = Evaluation(evaluationProtocol)
+            let log = try options.predictionLog()
             for (path, name) in files {
                 guard let truth = evaluationProtocol.truth(name.emotion) else { continue }
                 do {
                     let prediction = try recognizer.analyze(MediaSource(path)).prediction
                     evaluation.record(truth: truth, predicted: evaluationProtocol.prediction(prediction, mapping: recognizer.mapping))
+                    log?.write(PredictionRecord(path: path, truth: truth, labels: prediction.labels, logits: prediction.logits))
                 } catch {
                     evaluation.recordFailure(path, StreamFailure(error))
                 }

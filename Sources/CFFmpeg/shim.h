@@ -5,12 +5,14 @@
 #include <libavcodec/avcodec.h>
 #include <libavutil/avutil.h>
 #include <libavutil/channel_layout.h>
+#include <libavutil/display.h>
 #include <libavutil/error.h>
 #include <libavutil/opt.h>
 #include <libavutil/tx.h>
 #include <libswresample/swresample.h>
 #include <libswscale/swscale.h>
 #include <errno.h>
+#include <math.h>
 
 /// Macros and compound literals that Swift cannot import, re-exposed once.
 static inline int swift_averror(int posixCode) { return AVERROR(posixCode); }
@@ -43,5 +45,17 @@ static inline int swift_swr_convert_frame_data(SwrContext *swr, float *out, int 
 /// Plane pointer and line size of a frame (AVFrame.data imports as a tuple).
 static inline const uint8_t *swift_frame_plane(const AVFrame *frame, int plane) { return frame->data[plane]; }
 static inline int swift_frame_linesize(const AVFrame *frame, int plane) { return frame->linesize[plane]; }
+
+/// Clockwise rotation, in degrees (0, 90, 180 or 270), that shows the stream upright: the display matrix side data
+/// phones write (0 when there is none). `av_display_rotation_get` gives the counterclockwise angle.
+static inline int swift_stream_display_rotation(const AVStream *stream) {
+    size_t size = 0;
+    const uint8_t *matrix = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, &size);
+    if (matrix == NULL || size < 9 * sizeof(int32_t)) return 0;
+    double angle = -av_display_rotation_get((const int32_t *)matrix);
+    if (isnan(angle)) return 0;
+    int degrees = (int)lround(angle / 90.0) * 90;
+    return ((degrees % 360) + 360) % 360;
+}
 
 #endif

@@ -26,6 +26,21 @@ public enum ReportPrinter {
             let recall = support > 0 ? String(format: "%.2f", Double(counts[row]) / Double(support)) : "-"
             lines.append(cell(label) + counts.map { cell(String($0)) }.joined() + cell(recall))
         }
+        if let detection = report.detection {
+            lines.append("")
+            lines.append(String(format: "faces: %d/%d clips, %d/%d sampled frames (%.3f); median face height %.3f of the frame, smallest %.3f",
+                                detection.clipsWithFace, detection.clips, detection.framesWithFace, detection.framesSampled,
+                                detection.faceFrameRate, detection.medianFaceHeight, detection.smallestFaceHeight))
+            func counts(_ values: [String: Int]) -> String {
+                values.sorted { (Int($0.key) ?? 0) < (Int($1.key) ?? 0) }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+            }
+            lines.append("clips by faces seen in one frame: \(counts(detection.facesSeen)); by rotation: \(counts(detection.rotations))")
+        }
+        if let aggregations = report.aggregations {
+            lines.append("")
+            lines.append("accuracy by frame aggregation: " + aggregations.sorted { $0.key < $1.key }
+                .map { "\($0.key) " + String(format: "%.4f", $0.value) }.joined(separator: ", "))
+        }
         if !report.failures.isEmpty {
             lines.append("")
             lines.append("\(report.failures.count) file(s) failed:")

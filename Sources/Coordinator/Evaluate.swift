@@ -19,7 +19,7 @@ extension Coordinator {
         func run() async throws {
             let analyzer = try ClipAnalyzer(modelsDirectory: try models.resolve(), sampling: sampling.sampling)
             let evaluationProtocol = options.evaluationProtocol
-            let files = LabelledFiles.ravdess(under: options.folder, extensions: ["mp4", "mov", "mkv", "avi", "webm"])
+            let files = LabelledFiles.ravdess(under: options.folder, extensions: MediaExtensions.video)
             guard !files.isEmpty else { throw ValidationError("no RAVDESS-named video files under \(options.directory)") }
             var audio = Evaluation(evaluationProtocol)
             var video = Evaluation(evaluationProtocol)

@@ -79,9 +79,13 @@ public struct EvaluationReport: Sendable, Equatable, Codable {
     public var confusion: [[Int]]
     /// Files that could not be processed, with the reason.
     public var failures: [String: String]
+    /// Face stream: what the detector found.
+    public var detection: DetectionSummary?
+    /// Face stream: accuracy of each way of aggregating frames into a clip (`FrameAggregation` names).
+    public var aggregations: [String: Double]?
 
     enum CodingKeys: String, CodingKey {
-        case n, accuracy, macroF1 = "macro_f1", labels, confusion, failures
+        case n, accuracy, macroF1 = "macro_f1", labels, confusion, failures, detection, aggregations
     }
 
     public init(matrix: ConfusionMatrix, failures: [String: String] = [:]) {
@@ -91,5 +95,47 @@ public struct EvaluationReport: Sendable, Equatable, Codable {
         labels = matrix.labels
         confusion = matrix.counts
         self.failures = failures
+    }
+}
+
+/// What the face detector found over an evaluation's clips.
+public struct DetectionSummary: Sendable, Equatable, Codable {
+    /// Clips analysed, and those where a face was found.
+    public var clips = 0
+    public var clipsWithFace = 0
+    /// Sampled frames, and those showing the clip's face.
+    public var framesSampled = 0
+    public var framesWithFace = 0
+    /// Clips by the most faces seen in one frame, and by display rotation (keys as text for JSON).
+    public var facesSeen: [String: Int] = [:]
+    public var rotations: [String: Int] = [:]
+    /// Median and smallest face height, as a fraction of the frame height, over the clips with a face.
+    public var medianFaceHeight = 0.0
+    public var smallestFaceHeight = 0.0
+    private var heights: [Double] = []
+
+    enum CodingKeys: String, CodingKey {
+        case clips, clipsWithFace = "clips_with_face", framesSampled = "frames_sampled", framesWithFace = "frames_with_face"
+        case facesSeen = "faces_seen", rotations, medianFaceHeight = "median_face_height", smallestFaceHeight = "smallest_face_height"
+    }
+
+    public init() {}
+
+    /// Share of sampled frames where the clip's face was found.
+    public var faceFrameRate: Double { framesSampled > 0 ? Double(framesWithFace) / Double(framesSampled) : 0 }
+
+    /// Records one analysed clip (`faceHeight` 0 and `facesFound` 0 when no face was found).
+    public mutating func record(framesSampled sampled: Int, facesFound: Int, facesSeen seen: Int, rotation: Int, faceHeight: Double) {
+        clips += 1
+        framesSampled += sampled
+        framesWithFace += facesFound
+        facesSeen[String(seen), default: 0] += 1
+        rotations[String(rotation), default: 0] += 1
+        guard facesFound > 0 else { return }
+        clipsWithFace += 1
+        heights.append(faceHeight)
+        let sorted = heights.sorted()
+        medianFaceHeight = sorted[sorted.count / 2]
+        smallestFaceHeight = sorted[0]
     }
 }

@@ -14,18 +14,3 @@ public func argmax<Value: Comparable>(_ values: [Value]) -> Int? {
     for index in values.indices where values[index] > values[best] { best = index }
     return best
 }
-
-/// Mean of per-frame logit vectors: the clip's logits. `nil` when there are no frames.
-///
-/// Averaging logits equals averaging log-probabilities up to a per-frame constant, so the clip's
-/// softmax is the normalised geometric mean of the frames' probabilities.
-public func clipLogits(frames: [[Float]]) -> [Float]? {
-    guard let first = frames.first else { return nil }
-    var sum = [Double](repeating: 0, count: first.count)
-    for frame in frames {
-        precondition(frame.count == sum.count, "every frame must have the same number of logits")
-        for index in frame.indices { sum[index] += Double(frame[index]) }
-    }
-    return sum.map { Float($0 / Double(frames.count)) }
-}
-

@@ -7,18 +7,20 @@ public struct StreamPrediction: Sendable, Equatable, Codable {
     /// Probabilities over `EmotionLabel.allCases`, summed over the model card's label mapping.
     public var probabilities: [Float]
 
-    /// Builds a prediction, mapping the softmax of `logits` onto the canonical labels.
+    /// Builds a prediction, mapping the softmax of `logits / temperature` onto the canonical labels.
     ///
     /// - Parameters:
     ///   - labels: The model's labels in output order.
     ///   - logits: One value per label.
     ///   - mapping: Each model label's canonical label (e.g. RAVDESS `calm` → `neutral`).
-    public init(labels: [String], logits: [Float], mapping: [String: EmotionLabel]) {
+    ///   - temperature: The model card's calibration (1 leaves the softmax as it is).
+    public init(labels: [String], logits: [Float], mapping: [String: EmotionLabel], temperature: Double = 1) {
         precondition(labels.count == logits.count, "one logit per label")
+        precondition(temperature > 0, "a positive temperature")
         self.labels = labels
         self.logits = logits
         var canonical = [Float](repeating: 0, count: EmotionLabel.allCases.count)
-        for (label, probability) in zip(labels, softmax(logits)) {
+        for (label, probability) in zip(labels, softmax(logits.map { Float(Double($0) / temperature) })) {
             if let target = mapping[label] { canonical[target.index] += probability }
         }
         let total = canonical.reduce(0, +)

@@ -4,7 +4,8 @@ extension MediaFile {
     /// Decodes the best video stream and hands the sampled frames to `body` as gray images.
     ///
     /// Planar YUV luma is used directly (expanded to full range when the stream is limited range);
-    /// other pixel formats are converted with swscale.
+    /// other pixel formats are converted with swscale. Frames come rotated upright by the stream's display
+    /// rotation (`MediaInfo.Stream.rotation`).
     ///
     /// - Parameters:
     ///   - sampling: Which frames to hand over.
@@ -25,7 +26,7 @@ extension MediaFile {
         try rewind(to: range?.start ?? 0, source: location)
         let decoder = try StreamDecoder(file: self, type: AVMEDIA_TYPE_VIDEO)
         var selector = FrameSampling.Selector(sampling)
-        let converter = GrayConverter()
+        let converter = GrayConverter(rotation: info.video?.rotation ?? 0)
         var decodedCount = 0
         var lastTime = 0.0
         var firstTime: Double?
@@ -66,9 +67,15 @@ extension MediaFile {
 
 /// Turns decoded frames into packed gray images, reusing a swscale context across frames.
 final class GrayConverter {
+    /// Clockwise rotation applied to every frame (0, 90, 180 or 270).
+    let rotation: Int
     private var scaler: OpaquePointer?
     private let expandLimitedRange: [UInt8] = (0...255).map { value in
         UInt8(clamping: Int(((Double(value) - 16) * 255 / 219).rounded()))
+    }
+
+    init(rotation: Int = 0) {
+        self.rotation = rotation
     }
 
     private static let planarLuma: Set<Int32> = [
@@ -125,7 +132,34 @@ final class GrayConverter {
                 }
             }
         }
-        return GrayFrame(width: width, height: height, pixels: pixels, timestamp: time, index: index)
+        guard rotation != 0 else {
+            return GrayFrame(width: width, height: height, pixels: pixels, timestamp: time, index: index)
+        }
+        let (rotated, rotatedWidth, rotatedHeight) = Self.rotate(pixels, width: width, height: height, clockwise: rotation)
+        return GrayFrame(width: rotatedWidth, height: rotatedHeight, pixels: rotated, timestamp: time, index: index)
+    }
+
+    /// `pixels` (`width` x `height`) turned clockwise by 90, 180 or 270 degrees.
+    static func rotate(_ pixels: [UInt8], width: Int, height: Int, clockwise degrees: Int) -> ([UInt8], Int, Int) {
+        var out = [UInt8](repeating: 0, count: pixels.count)
+        let (outWidth, outHeight) = degrees == 180 ? (width, height) : (height, width)
+        pixels.withUnsafeBufferPointer { source in
+            out.withUnsafeMutableBufferPointer { target in
+                for row in 0..<height {
+                    let input = source.baseAddress! + row * width
+                    switch degrees {
+                    case 90:  // input (row, column) -> output (column, height - 1 - row)
+                        for column in 0..<width { target[column * outWidth + (height - 1 - row)] = input[column] }
+                    case 180:
+                        let output = target.baseAddress! + (height - 1 - row) * width
+                        for column in 0..<width { output[width - 1 - column] = input[column] }
+                    default:  // 270: input (row, column) -> output (width - 1 - column, row)
+                        for column in 0..<width { target[(width - 1 - column) * outWidth + row] = input[column] }
+                    }
+                }
+            }
+        }
+        return (out, outWidth, outHeight)
     }
 
     deinit {

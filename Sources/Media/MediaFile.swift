@@ -156,7 +156,8 @@ public final class MediaFile {
                 width: Int(parameters.pointee.width),
                 height: Int(parameters.pointee.height),
                 sampleRate: Int(parameters.pointee.sample_rate),
-                channels: Int(parameters.pointee.ch_layout.nb_channels)
+                channels: Int(parameters.pointee.ch_layout.nb_channels),
+                rotation: kind == .video ? Int(swift_stream_display_rotation(stream)) : 0
             ))
         }
         let duration = context.pointee.duration

@@ -14,6 +14,12 @@ public struct MediaInfo: Sendable, Equatable {
         /// Sample rate and channel count (audio) — zero for video.
         public var sampleRate: Int
         public var channels: Int
+        /// Clockwise rotation in degrees (0, 90, 180, 270) that shows the video upright, from the container's display
+        /// matrix (phones store frames sideways and flag them); decoded frames are handed over already rotated.
+        public var rotation: Int = 0
+        /// Width and height as displayed, after `rotation`.
+        public var displayWidth: Int { rotation % 180 == 0 ? width : height }
+        public var displayHeight: Int { rotation % 180 == 0 ? height : width }
     }
 
     /// Container format name, e.g. `mov,mp4,m4a,3gp,3g2,mj2`.

@@ -1,4 +1,5 @@
 import Analysis
+import Media
 import Foundation
 
 /// Turns the Coordinator's inputs — folders, manifests, URLs, files — into media sources.
@@ -7,7 +8,7 @@ public struct SourceDiscovery: Sendable {
     public var mediaExtensions: Set<String>
     /// Extensions read as manifests.
     public static let manifestExtensions: Set<String> = ["txt", "csv", "lst", "manifest"]
-    public static let defaultMediaExtensions: Set<String> = ["mp4", "mov", "mkv", "avi", "webm", "m4v", "mpg", "mpeg", "wmv", "flv", "ts"]
+    public static let defaultMediaExtensions = MediaExtensions.video
 
     public init(mediaExtensions: Set<String> = SourceDiscovery.defaultMediaExtensions) {
         self.mediaExtensions = mediaExtensions

@@ -25,7 +25,7 @@ extension VideoWorker {
             NeuralNetwork.setThreadCount(1)
             let recognizer = try FaceEmotionRecognizer(modelsDirectory: try models.resolve())
             let clips = FileTree.regularFiles(under: URL(fileURLWithPath: directory))
-                .filter { ["mp4", "mov", "mkv", "avi", "webm"].contains(($0 as NSString).pathExtension.lowercased()) }
+                .filter { MediaExtensions.video.contains(($0 as NSString).pathExtension.lowercased()) }
             guard !clips.isEmpty else { throw ValidationError("no videos under \(directory)") }
             var timings: [[String: Double]] = []
             var workerSeconds = 0.0

@@ -1,110 +1,111 @@
 internal import CVBridge
 
-/// Finds faces with an OpenCV cascade classifier. The corresponding C++ type is `cv::CascadeClassifier`.
+/// A point in pixel coordinates.
+public struct Point: Sendable, Hashable, Codable {
+    public var x: Double
+    public var y: Double
+
+    public init(x: Double, y: Double) {
+        self.x = x
+        self.y = y
+    }
+}
+
+/// A face found by the detector: its box, confidence and five landmarks, in the coordinates of the image searched.
+public struct DetectedFace: Sendable, Equatable, Codable {
+    /// Left, top, width and height.
+    public var x: Double
+    public var y: Double
+    public var width: Double
+    public var height: Double
+    /// The detector's confidence in 0...1.
+    public var score: Double
+    /// Right eye, left eye, nose tip, right and left mouth corner (the subject's right first, i.e. image-left).
+    public var landmarks: [Point]
+
+    public init(x: Double, y: Double, width: Double, height: Double, score: Double, landmarks: [Point]) {
+        self.x = x
+        self.y = y
+        self.width = width
+        self.height = height
+        self.score = score
+        self.landmarks = landmarks
+    }
+
+    /// The enclosing pixel box.
+    public var box: Box {
+        Box(x: Int(x.rounded(.down)), y: Int(y.rounded(.down)),
+            width: Int((x + width).rounded(.up)) - Int(x.rounded(.down)), height: Int((y + height).rounded(.up)) - Int(y.rounded(.down)))
+    }
+
+    public var area: Double { width * height }
+    public var centre: Point { Point(x: x + width / 2, y: y + height / 2) }
+
+    /// The same face moved by (`dx`, `dy`).
+    public func offset(dx: Double, dy: Double) -> DetectedFace {
+        DetectedFace(x: x + dx, y: y + dy, width: width, height: height, score: score,
+                     landmarks: landmarks.map { Point(x: $0.x + dx, y: $0.y + dy) })
+    }
+
+    /// Intersection over union of the two boxes.
+    public func overlap(with other: DetectedFace) -> Double {
+        let left = max(x, other.x), top = max(y, other.y)
+        let right = min(x + width, other.x + other.width), bottom = min(y + height, other.y + other.height)
+        let intersection = max(0, right - left) * max(0, bottom - top)
+        let union = area + other.area - intersection
+        return union > 0 ? intersection / union : 0
+    }
+}
+
+/// Finds faces and their landmarks with the YuNet detector (Wu, Peng, Yu 2023; MIT), run by OpenCV's DNN module.
 ///
-/// The search runs on a copy scaled down to `searchWidth`, which bounds its cost; boxes come back in the
-/// coordinates of the full image. The instance owns its classifier and is not thread-safe: give each thread its own.
+/// OpenCV 4.6's `cv::FaceDetectorYN` cannot load the 2023mar model, so the bridge runs the network and decodes its
+/// outputs itself (`training/fer/faces.py` holds the same decoding for training). The instance owns its network and
+/// is not thread-safe: give each thread its own.
 public final class FaceDetector {
-    /// How the search runs.
-    public struct Configuration: Sendable, Equatable {
-        /// Width of the image the cascade searches (smaller is faster; 0 searches at full size).
-        public var searchWidth: Int
-        /// Smallest face searched for, as a fraction of the image height.
-        public var minimumFaceFraction: Double
-        /// Scale step between search windows (`detectMultiScale`'s `scaleFactor`).
-        public var scaleFactor: Double
-        /// Neighbouring detections a face needs (`minNeighbors`).
-        public var minimumNeighbors: Int
-        /// Whether to equalise the histogram before searching.
-        public var equalizeHistogram: Bool
+    /// The file name of the detector in a models folder.
+    public static let modelFile = "face_detection_yunet_2023mar.onnx"
+    /// Faces scoring below this are dropped.
+    public var scoreThreshold = 0.6
+    /// Overlap above which the weaker of two boxes is suppressed.
+    public var suppressionThreshold = 0.3
 
-        public init(searchWidth: Int = 320, minimumFaceFraction: Double = 0.15, scaleFactor: Double = 1.1,
-                    minimumNeighbors: Int = 5, equalizeHistogram: Bool = false) {
-            self.searchWidth = searchWidth
-            self.minimumFaceFraction = minimumFaceFraction
-            self.scaleFactor = scaleFactor
-            self.minimumNeighbors = minimumNeighbors
-            self.equalizeHistogram = equalizeHistogram
-        }
+    private let network: NeuralNetwork
+
+    /// Loads the detector's ONNX file.
+    public init(onnxPath: String) throws(VisionError) {
+        network = try NeuralNetwork(onnxPath: onnxPath)
     }
 
-    /// Debian's `opencv-data` location of the frontal-face Haar cascade.
-    public static let defaultCascadePath = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
+    /// The network's input size for an image of `width` x `height` searched with its longer side at `searchSize`
+    /// pixels: the aspect ratio kept, both sides rounded to multiples of 32 (a smaller image is enlarged, which
+    /// helps with small faces).
+    public static func inputSize(width: Int, height: Int, searchSize: Int) -> (width: Int, height: Int) {
+        let scale = Double(searchSize) / Double(max(width, height, 1))
+        func round32(_ value: Double) -> Int { max(32, Int((value / 32).rounded()) * 32) }
+        return (round32(Double(width) * scale), round32(Double(height) * scale))
+    }
 
-    public let configuration: Configuration
-    private let cascade: OpaquePointer
-
-    /// Loads the cascade at `cascadePath`.
-    public init(cascadePath: String = FaceDetector.defaultCascadePath, configuration: Configuration = .init()) throws(VisionError) {
+    /// Every face in `region` of `image` (the whole image by default), searched with the region's longer side at
+    /// `searchSize` pixels, best first, in `image` coordinates.
+    public func faces(in image: GrayImage, region: Box? = nil, searchSize: Int) throws(VisionError) -> [DetectedFace] {
+        let area = (region ?? Box(x: 0, y: 0, width: image.width, height: image.height)).clipped(width: image.width, height: image.height)
+        guard area.width >= 8, area.height >= 8 else { return [] }
+        let input = Self.inputSize(width: area.width, height: area.height, searchSize: searchSize)
+        var found = [cvb_face](repeating: cvb_face(), count: 32)
         var status = cvb_status.ok
-        guard let cascade = cvb_cascade_load(cascadePath, &status) else {
-            throw status.error(.cascadeUnavailable, context: cascadePath)
-        }
-        self.cascade = cascade
-        self.configuration = configuration
-    }
-
-    deinit {
-        cvb_cascade_free(cascade)
-    }
-
-    /// Every face found, in full-image coordinates.
-    public func faces(in image: GrayImage) throws(VisionError) -> [Box] {
-        guard image.width > 0, image.height > 0 else { return [] }
-        var factor = 1.0
-        if configuration.searchWidth > 0, image.width > configuration.searchWidth {
-            factor = Double(image.width) / Double(configuration.searchWidth)
-        }
-        let scaledHeight = Double(image.height) / factor
-        let minimum = max(24, Int(scaledHeight * configuration.minimumFaceFraction))
-        return try detect(in: image, factor: factor, minimum: minimum, maximum: 0)
-    }
-
-    /// The largest face found, if any.
-    public func largestFace(in image: GrayImage) throws(VisionError) -> Box? {
-        try faces(in: image).max { $0.area < $1.area }
-    }
-
-    /// The largest face near `previous` (a face found in an earlier frame), searching only a region around it
-    /// at a resolution where the face is about `trackingFaceSize` pixels, for faces of a similar size.
-    /// Returns `nil` when the face is not there any more; callers then search the whole frame.
-    public func largestFace(in image: GrayImage, near previous: Box) throws(VisionError) -> Box? {
-        let region = previous.expanded(by: 0.5).clipped(width: image.width, height: image.height)
-        guard region.width >= 24, region.height >= 24 else { return nil }
-        let crop = image.cropped(to: region)
-        let factor = max(1, Double(previous.width) / Double(Self.trackingFaceSize))
-        let minimum = max(24, Int(Double(previous.width) * 0.7 / factor))
-        let maximum = Int(Double(previous.width) * 1.4 / factor) + 1
-        let found = try detect(in: crop, factor: factor, minimum: minimum, maximum: maximum, scaleFactor: Self.trackingScaleFactor)
-        return found.max { $0.area < $1.area }.map { Box(x: $0.x + region.x, y: $0.y + region.y, width: $0.width, height: $0.height) }
-    }
-
-    /// Face size, in pixels, at which a tracked face is searched for.
-    public static let trackingFaceSize = 64
-    /// Coarser scale steps suffice for the narrow size range of a tracked face (halves its cost).
-    static let trackingScaleFactor = 1.2
-
-    /// Searches `image` scaled down by `factor` for faces between `minimum` and `maximum` pixels (in the scaled
-    /// image; 0 for no maximum); boxes come back in `image` coordinates.
-    private func detect(in image: GrayImage, factor: Double, minimum: Int, maximum: Int, scaleFactor: Double? = nil) throws(VisionError) -> [Box] {
-        var searched = image
-        if factor > 1 {
-            let width = max(1, Int((Double(image.width) / factor).rounded()))
-            let height = max(1, Int((Double(image.height) / factor).rounded()))
-            searched = try image.resized(width: width, height: height, interpolation: .area)
-        }
-        guard minimum <= min(searched.width, searched.height) else { return [] }
-        var found = [cvb_rect](repeating: cvb_rect(), count: 64)
-        var status = cvb_status.ok
-        let count = searched.pixels.withUnsafeBufferPointer { pixels in
-            cvb_cascade_detect(cascade, pixels.baseAddress, Int32(searched.width), Int32(searched.height), Int32(searched.width),
-                               scaleFactor ?? configuration.scaleFactor, Int32(configuration.minimumNeighbors), Int32(minimum), Int32(maximum),
-                               configuration.equalizeHistogram ? 1 : 0, &found, Int32(found.count), &status)
+        let count = image.pixels.withUnsafeBufferPointer { pixels in
+            cvb_yunet_detect(network.net, pixels.baseAddress! + area.y * image.width + area.x,
+                             Int32(area.width), Int32(area.height), Int32(image.width),
+                             Int32(input.width), Int32(input.height), scoreThreshold, suppressionThreshold,
+                             &found, Int32(found.count), &status)
         }
         guard count >= 0 else { throw status.error(.operationFailed, context: "face detection") }
-        let scale = Double(image.width) / Double(searched.width)
-        return found.prefix(Int(min(count, Int32(found.count)))).map { rect in
-            Box(x: Int(rect.x), y: Int(rect.y), width: Int(rect.width), height: Int(rect.height)).scaled(by: scale)
+        return found.prefix(Int(min(count, Int32(found.count)))).map { face in
+            let marks = withUnsafeBytes(of: face.landmarks) { Array($0.bindMemory(to: Double.self)) }
+            return DetectedFace(x: face.x, y: face.y, width: face.width, height: face.height, score: face.score,
+                                landmarks: (0..<5).map { Point(x: marks[2 * $0], y: marks[2 * $0 + 1]) })
+                .offset(dx: Double(area.x), dy: Double(area.y))
         }
     }
 }

@@ -43,6 +43,17 @@ public struct GrayImage: Sendable, Equatable {
         return GrayImage(width: clipped.width, height: clipped.height, pixels: out)
     }
 
+    /// The image with `pad` pixels of `value` added on every side.
+    public func padded(by pad: Int, value: UInt8) -> GrayImage {
+        let paddedWidth = width + 2 * pad
+        var out = [UInt8](repeating: value, count: paddedWidth * (height + 2 * pad))
+        for row in 0..<height {
+            let start = (row + pad) * paddedWidth + pad
+            out.replaceSubrange(start..<(start + width), with: pixels[(row * width)..<((row + 1) * width)])
+        }
+        return GrayImage(width: paddedWidth, height: height + 2 * pad, pixels: out)
+    }
+
     /// Interpolation for `resized(width:height:interpolation:)`.
     public enum Interpolation: Int32, Sendable {
         /// Bilinear. The corresponding OpenCV flag is `INTER_LINEAR`.

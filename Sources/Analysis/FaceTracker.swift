@@ -1,0 +1,112 @@
+import Vision
+
+/// How faces are searched for in a clip's sampled frames.
+public struct FaceSearch: Sendable, Equatable {
+    /// Longer side at which a whole frame is searched first (big faces; ~29 ms at 640x352).
+    public var coarseSize = 640
+    /// Longer side of a second whole-frame pass when the coarse one finds nothing (small faces in wide shots: a face 4 %
+    /// of the frame height is ~29 px there, above the detector's ~16 px floor).
+    public var fineSize = 1280
+    /// Sampled frames between whole-frame searches while faces are tracked (to notice faces that enter).
+    public var fullSearchInterval = 10
+    /// A tracked face is searched for in its last box grown by this fraction on every side.
+    public var trackingMargin = 0.6
+    /// Longer side at which that region is searched (a face then spans ~70 px of the detector's input).
+    public var trackingSize = 160
+    /// Faces followed at once (the largest are kept).
+    public var maximumTracks = 4
+    /// Overlap with a track's last box above which a face found in a whole-frame search continues that track.
+    public var matchOverlap = 0.3
+
+    public init() {}
+}
+
+/// One face followed through a clip.
+public struct FaceTrack: Sendable, Equatable {
+    public var id: Int
+    /// Where the face was last found.
+    public var last: DetectedFace
+    /// Whether the last search that looked for this face found it.
+    public var active: Bool
+    /// Sampled frames where it was found, and the sum of its box areas over them.
+    public var hits: Int
+    public var areaSum: Double
+}
+
+/// Follows faces through a clip's sampled frames: whole-frame searches (coarse, then fine) at the start, every
+/// `fullSearchInterval` frames and whenever every tracked face is lost; in between, each active face is searched
+/// only in a region around its last box, at a small input size. Not thread-safe.
+public final class FaceTracker {
+    public let search: FaceSearch
+    public private(set) var tracks: [FaceTrack] = []
+    /// Most faces found in one sampled frame.
+    public private(set) var mostFacesInOneFrame = 0
+    private let detector: FaceDetector
+    private var framesSinceFullSearch = 0
+    private var nextID = 0
+
+    public init(detector: FaceDetector, search: FaceSearch = .init()) {
+        self.detector = detector
+        self.search = search
+    }
+
+    /// The faces in this frame, each with the id of its track.
+    public func faces(in image: GrayImage) throws(VisionError) -> [(track: Int, face: DetectedFace)] {
+        var found: [(Int, DetectedFace)] = []
+        let due = tracks.isEmpty || framesSinceFullSearch >= search.fullSearchInterval || !tracks.contains { $0.active }
+        if !due {
+            framesSinceFullSearch += 1
+            for index in tracks.indices where tracks[index].active {
+                let last = tracks[index].last
+                let region = last.box.expanded(by: search.trackingMargin)
+                let candidates = try detector.faces(in: image, region: region, searchSize: search.trackingSize)
+                if let face = candidates.max(by: { $0.overlap(with: last) < $1.overlap(with: last) }), face.overlap(with: last) > 0.1 {
+                    update(index, with: face)
+                    found.append((tracks[index].id, face))
+                } else {
+                    tracks[index].active = false
+                }
+            }
+        }
+        if due || (!tracks.isEmpty && !tracks.contains { $0.active }) {
+            found = try fullSearch(image)
+        }
+        mostFacesInOneFrame = max(mostFacesInOneFrame, found.count)
+        return found
+    }
+
+    /// The track to report for the clip: the largest and most persistent face (greatest summed area).
+    public var primary: FaceTrack? { tracks.max { $0.areaSum < $1.areaSum } }
+
+    private func fullSearch(_ image: GrayImage) throws(VisionError) -> [(Int, DetectedFace)] {
+        framesSinceFullSearch = 0
+        var faces = try detector.faces(in: image, searchSize: search.coarseSize)
+        if faces.isEmpty, max(image.width, image.height) > search.coarseSize {
+            faces = try detector.faces(in: image, searchSize: search.fineSize)
+        }
+        faces = Array(faces.sorted { $0.area > $1.area }.prefix(search.maximumTracks))
+        for index in tracks.indices { tracks[index].active = false }
+        var found: [(Int, DetectedFace)] = []
+        for face in faces {
+            let match = tracks.indices
+                .filter { !tracks[$0].active && tracks[$0].last.overlap(with: face) >= search.matchOverlap }
+                .max { tracks[$0].last.overlap(with: face) < tracks[$1].last.overlap(with: face) }
+            if let match {
+                update(match, with: face)
+                found.append((tracks[match].id, face))
+            } else {
+                tracks.append(FaceTrack(id: nextID, last: face, active: true, hits: 1, areaSum: face.area))
+                found.append((nextID, face))
+                nextID += 1
+            }
+        }
+        return found
+    }
+
+    private func update(_ index: Int, with face: DetectedFace) {
+        tracks[index].last = face
+        tracks[index].active = true
+        tracks[index].hits += 1
+        tracks[index].areaSum += face.area
+    }
+}

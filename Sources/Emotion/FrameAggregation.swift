@@ -1,0 +1,76 @@
+import Foundation
+
+/// One frame's face-model output, with what the detector said about the face.
+public struct FrameEvidence: Sendable, Equatable, Codable {
+    /// The face model's raw outputs.
+    public var logits: [Float]
+    /// The detector's confidence in 0...1.
+    public var detectionScore: Double
+    /// Face height in pixels (as found in the frame).
+    public var faceSize: Double
+
+    public init(logits: [Float], detectionScore: Double, faceSize: Double) {
+        self.logits = logits
+        self.detectionScore = detectionScore
+        self.faceSize = faceSize
+    }
+}
+
+/// How a clip's frame outputs become one set of clip logits.
+public enum FrameAggregation: String, Sendable, CaseIterable, Codable {
+    /// The mean of the frames' logits.
+    case meanLogits = "mean_logits"
+    /// The log of the mean of the frames' probabilities.
+    case meanProbabilities = "mean_probabilities"
+    /// Mean logits weighted by the detector's score (blurred, turned or half-hidden faces count less).
+    case detectionWeighted = "detection_weighted"
+    /// Mean logits weighted by the model's own top probability in each frame.
+    case confidenceWeighted = "confidence_weighted"
+    /// Mean logits of the frames left after dropping the quarter farthest from the median frame.
+    case trimmedMean = "trimmed_mean"
+    /// Mean logits of the most confident half of the frames.
+    case topHalf = "top_half"
+
+    /// The clip logits, or `nil` without frames.
+    public func clipLogits(_ frames: [FrameEvidence]) -> [Float]? {
+        guard let first = frames.first else { return nil }
+        let count = first.logits.count
+        switch self {
+        case .meanLogits:
+            return Self.weightedMean(frames.map(\.logits), weights: frames.map { _ in 1 }, count: count)
+        case .meanProbabilities:
+            let probabilities = frames.map { softmax($0.logits) }
+            let mean = Self.weightedMean(probabilities, weights: frames.map { _ in 1 }, count: count)
+            return mean.map { $0.map { Float(log(max(Double($0), 1e-12))) } }
+        case .detectionWeighted:
+            return Self.weightedMean(frames.map(\.logits), weights: frames.map { max($0.detectionScore, 1e-3) }, count: count)
+        case .confidenceWeighted:
+            return Self.weightedMean(frames.map(\.logits), weights: frames.map { Double(softmax($0.logits).max() ?? 0) }, count: count)
+        case .trimmedMean:
+            guard frames.count >= 4 else { return Self.meanLogits.clipLogits(frames) }
+            let median = (0..<count).map { index -> Float in
+                let values = frames.map { $0.logits[index] }.sorted()
+                return values[values.count / 2]
+            }
+            let ranked = frames.sorted { Self.distance($0.logits, median) < Self.distance($1.logits, median) }
+            return Self.meanLogits.clipLogits(Array(ranked.prefix(frames.count - frames.count / 4)))
+        case .topHalf:
+            let ranked = frames.sorted { (softmax($0.logits).max() ?? 0) > (softmax($1.logits).max() ?? 0) }
+            return Self.meanLogits.clipLogits(Array(ranked.prefix(max(1, (frames.count + 1) / 2))))
+        }
+    }
+
+    private static func weightedMean(_ rows: [[Float]], weights: [Double], count: Int) -> [Float]? {
+        let total = weights.reduce(0, +)
+        guard total > 0 else { return nil }
+        var sum = [Double](repeating: 0, count: count)
+        for (row, weight) in zip(rows, weights) where row.count == count {
+            for index in 0..<count { sum[index] += Double(row[index]) * weight }
+        }
+        return sum.map { Float($0 / total) }
+    }
+
+    private static func distance(_ a: [Float], _ b: [Float]) -> Float {
+        zip(a, b).map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
+    }
+}

@@ -54,6 +54,7 @@ extension Coordinator {
             if let value = result.fused {
                 fused = String(format: "%@ %.2f", value.label.rawValue, value.confidence)
                     + (value.basis == .both ? "" : " [\(value.basis.rawValue)]")
+                    + (value.streamsDisagree ? " [voice and face disagree]" : "")
             } else {
                 fused = "FAILED: \(result.failure?.description ?? "no stream")"
             }

@@ -44,12 +44,13 @@ extension Coordinator {
             case .table:
                 let shown = segments
                     ? ["path", "segment_index", "start_seconds", "end_seconds", "fused_label", "audio_label", "video_label", "error"]
-                    : ["path", "status", "fused_label", "fused_confidence", "audio_label", "video_label", "faces_found", "error"]
+                    : ["path", "status", "fused_label", "fused_confidence", "streams_disagree", "audio_label", "video_label", "faces_found", "error"]
                 text = ReportPrinter.table(header: shown, rows: rows.map { row in
                     shown.map { column in
                         let value = row[column] ?? ""
                         if column == "path" { return (value as NSString).lastPathComponent }
                         if column.hasSuffix("confidence"), let number = Double(value) { return String(format: "%.2f", number) }
+                        if column == "streams_disagree" { return value == "t" ? "yes" : "" }
                         return value
                     }
                 }) + "\n"

@@ -15,18 +15,28 @@ public struct FusedPrediction: Sendable, Equatable, Codable {
     public var probabilities: [Float]
     /// Which streams contributed.
     public var basis: FusionBasis
+    /// With both streams: how far apart their (calibrated) answers are, 0 (the same distribution) to 1 (no label
+    /// both find possible); `1 - sum(sqrt(p_audio * p_video))`, one minus the Bhattacharyya coefficient.
+    public var disagreement: Float?
 
-    public init(probabilities: [Float], basis: FusionBasis) {
+    public init(probabilities: [Float], basis: FusionBasis, disagreement: Float? = nil) {
         self.probabilities = probabilities
         self.basis = basis
+        self.disagreement = disagreement
     }
+
+    /// Whether voice and face disagree strongly (`disagreement` at least `LateFusion.strongDisagreement`): the
+    /// fused label then rests on the more confident stream and deserves a look.
+    public var streamsDisagree: Bool { (disagreement ?? 0) >= LateFusion.strongDisagreement }
 
     public var label: EmotionLabel { EmotionLabel.allCases[argmax(probabilities) ?? 0] }
     public var confidence: Float { probabilities[label.index] }
 }
 
-/// Late fusion of the two streams' canonical probabilities: a weighted geometric mean (a weighted sum of
-/// log-probabilities), renormalised. With one stream missing it answers from the other and says so.
+/// Late fusion of the two streams' calibrated canonical probabilities: a weighted geometric mean (a weighted sum of
+/// log-probabilities), renormalised. The weights are fitted on validation data (`training/fusion/fit.py`) and
+/// kept in the model cards; they are not normalised, so they also set how sharp the fused distribution is.
+/// With one stream missing it answers from the other and says so.
 public struct LateFusion: Sendable, Equatable {
     /// Weight of the speech stream (from its model card).
     public var audioWeight: Double
@@ -41,6 +51,9 @@ public struct LateFusion: Sendable, Equatable {
 
     /// Probabilities below this floor are raised to it, so one stream's zero cannot veto the other.
     static let floor = 1e-6
+    /// `FusedPrediction.disagreement` from which the streams count as disagreeing strongly. On the validation
+    /// pairs (`Models/FUSION.md`) the fused label is right about half as often above it as below it.
+    public static let strongDisagreement: Float = 0.5
 
     /// Fuses whatever streams are present; `nil` when neither is.
     public func fuse(audio: StreamPrediction?, video: StreamPrediction?) -> FusedPrediction? {
@@ -52,14 +65,15 @@ public struct LateFusion: Sendable, Equatable {
         case (nil, let video?):
             return FusedPrediction(probabilities: video.probabilities, basis: .videoOnly)
         case (let audio?, let video?):
-            let total = audioWeight + videoWeight
             let scores = zip(audio.probabilities, video.probabilities).map { a, v in
-                (audioWeight * log(max(Double(a), Self.floor)) + videoWeight * log(max(Double(v), Self.floor))) / total
+                audioWeight * log(max(Double(a), Self.floor)) + videoWeight * log(max(Double(v), Self.floor))
             }
             let peak = scores.max() ?? 0
             let exponentials = scores.map { exp($0 - peak) }
             let sum = exponentials.reduce(0, +)
-            return FusedPrediction(probabilities: exponentials.map { Float($0 / sum) }, basis: .both)
+            let overlap = zip(audio.probabilities, video.probabilities).map { (Double($0) * Double($1)).squareRoot() }.reduce(0, +)
+            return FusedPrediction(probabilities: exponentials.map { Float($0 / sum) }, basis: .both,
+                                   disagreement: Float(max(0, 1 - overlap)))
         }
     }
 }

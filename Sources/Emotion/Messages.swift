@@ -103,6 +103,11 @@ public struct ResultMessage: Sendable, Codable, Equatable {
     public var framesDecoded: Int?
     public var framesSampled: Int?
     public var facesFound: Int?
+    /// Most faces in one sampled frame, display rotation (degrees clockwise) and the face's height as a share of
+    /// the frame height (video only).
+    public var facesSeen: Int?
+    public var rotation: Int?
+    public var faceHeight: Double?
     /// Seconds of media analysed.
     public var mediaSeconds: Double?
     /// Seconds per stage.
@@ -113,7 +118,8 @@ public struct ResultMessage: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey {
         case schema, jobID = "job_id", clipID = "clip_id", batchID = "batch_id", source, stream, attempt, segment, outcome, model
         case labels, logits, probabilities, error, framesDecoded = "frames_decoded", framesSampled = "frames_sampled"
-        case facesFound = "faces_found", mediaSeconds = "media_seconds", timings, worker
+        case facesFound = "faces_found", facesSeen = "faces_seen", rotation, faceHeight = "face_height"
+        case mediaSeconds = "media_seconds", timings, worker
     }
 
     /// A result for `job` with no prediction yet; fill in the outcome's fields.

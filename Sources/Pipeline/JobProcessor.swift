@@ -123,6 +123,9 @@ public final class FaceJobProcessor: JobProcessor {
             result.framesDecoded = analysis.framesDecoded
             result.framesSampled = analysis.framesSampled
             result.facesFound = analysis.facesFound
+            result.facesSeen = analysis.facesSeen
+            result.rotation = analysis.rotation
+            result.faceHeight = analysis.faceHeightFraction
             result.timings = analysis.timings
             return result
         } catch {

@@ -86,9 +86,9 @@ public struct ResultStore {
             try database.query("""
                 INSERT INTO stream_results (clip_id, stream, outcome, label, confidence, probabilities, model_labels, logits,
                     model, model_sha256, fusion_weight, frames_decoded, frames_sampled, faces_found, media_seconds,
-                    error_code, error, timings, worker, job_id, attempt)
+                    error_code, error, timings, worker, job_id, attempt, faces_seen, rotation, face_height)
                 VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::text[], $8::real[], $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                    $18::jsonb, $19, $20::uuid, $21)
+                    $18::jsonb, $19, $20::uuid, $21, $22, $23, $24)
                 ON CONFLICT (clip_id, stream) DO UPDATE SET
                     outcome = EXCLUDED.outcome, label = EXCLUDED.label, confidence = EXCLUDED.confidence,
                     probabilities = EXCLUDED.probabilities, model_labels = EXCLUDED.model_labels, logits = EXCLUDED.logits,
@@ -96,7 +96,8 @@ public struct ResultStore {
                     frames_decoded = EXCLUDED.frames_decoded, frames_sampled = EXCLUDED.frames_sampled,
                     faces_found = EXCLUDED.faces_found, media_seconds = EXCLUDED.media_seconds,
                     error_code = EXCLUDED.error_code, error = EXCLUDED.error, timings = EXCLUDED.timings,
-                    worker = EXCLUDED.worker, job_id = EXCLUDED.job_id, attempt = EXCLUDED.attempt, received_at = now()
+                    worker = EXCLUDED.worker, job_id = EXCLUDED.job_id, attempt = EXCLUDED.attempt, received_at = now(),
+                    faces_seen = EXCLUDED.faces_seen, rotation = EXCLUDED.rotation, face_height = EXCLUDED.face_height
                 """, [
                     String(result.clipID), result.stream.rawValue, result.outcome.rawValue,
                     prediction?.label.rawValue, prediction.map { String($0.confidence) },
@@ -106,6 +107,7 @@ public struct ResultStore {
                     result.framesDecoded.map(String.init), result.framesSampled.map(String.init), result.facesFound.map(String.init),
                     result.mediaSeconds.map { String($0) }, result.error?.code, result.error?.reason,
                     Self.json(result.timings), result.worker, result.jobID.uuidString, String(result.attempt),
+                    result.facesSeen.map(String.init), result.rotation.map(String.init), result.faceHeight.map { String($0) },
                 ])
             let decision = ClipDecision.decide(
                 audio: try streamState(clipID: result.clipID, stream: .audio),
@@ -116,11 +118,14 @@ public struct ResultStore {
                 break
             case .fused(let fused):
                 try database.query("""
-                    INSERT INTO fused_results (clip_id, label, confidence, probabilities, basis) VALUES ($1, $2, $3, $4::jsonb, $5)
+                    INSERT INTO fused_results (clip_id, label, confidence, probabilities, basis, disagreement, streams_disagree)
+                    VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)
                     ON CONFLICT (clip_id) DO UPDATE SET label = EXCLUDED.label, confidence = EXCLUDED.confidence,
-                        probabilities = EXCLUDED.probabilities, basis = EXCLUDED.basis, fused_at = now()
+                        probabilities = EXCLUDED.probabilities, basis = EXCLUDED.basis, disagreement = EXCLUDED.disagreement,
+                        streams_disagree = EXCLUDED.streams_disagree, fused_at = now()
                     """, [String(result.clipID), fused.label.rawValue, String(fused.confidence),
-                          Self.json(probabilities: fused.probabilities), fused.basis.rawValue])
+                          Self.json(probabilities: fused.probabilities), fused.basis.rawValue,
+                          fused.disagreement.map { String($0) }, fused.disagreement.map { _ in fused.streamsDisagree ? "true" : "false" }])
                 try database.query("UPDATE clips SET status = 'done', error = NULL, finished_at = now() WHERE id = $1",
                                    [String(result.clipID)])
             case .failed(let reason):
@@ -175,9 +180,10 @@ public struct ResultStore {
     /// One row per clip of a batch from the `clip_emotions` view, ordered by path.
     public func clips(batch name: String) throws -> [Row] {
         try database.query("""
-            SELECT clip_id, path, status, fused_label, fused_confidence, fused_basis, audio_label, audio_confidence,
-                   video_label, video_confidence, frames_sampled, faces_found, duration_seconds, segment_count,
-                   dominant_label, dominant_share, disagreement_share, error
+            SELECT clip_id, path, status, fused_label, fused_confidence, fused_basis, streams_disagree, disagreement,
+                   audio_label, audio_confidence, video_label, video_confidence, frames_sampled, faces_found, faces_seen,
+                   rotation, face_height, duration_seconds, segment_count, dominant_label, dominant_share,
+                   disagreement_share, error
             FROM clip_emotions WHERE batch = $1 ORDER BY path
             """, [name])
     }

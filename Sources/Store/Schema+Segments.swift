@@ -87,3 +87,41 @@ extension Schema {
         LEFT JOIN segment_results v ON v.clip_id = g.clip_id AND v.segment_index = g.segment_index AND v.stream = 'video';
         """
 }
+
+extension Schema {
+    /// Migration 4: what the face stream saw (most faces in one frame, display rotation, face height as a share of
+    /// the frame) and how far apart voice and face were (`disagreement`, `streams_disagree`), on the views too.
+    static let facesMigration = """
+        ALTER TABLE stream_results ADD COLUMN faces_seen integer, ADD COLUMN rotation integer, ADD COLUMN face_height real;
+        ALTER TABLE segment_results ADD COLUMN faces_seen integer;
+        ALTER TABLE fused_results ADD COLUMN disagreement real, ADD COLUMN streams_disagree boolean;
+        ALTER TABLE segment_fused ADD COLUMN disagreement real, ADD COLUMN streams_disagree boolean;
+        CREATE OR REPLACE VIEW clip_emotions AS
+        SELECT c.id AS clip_id, b.name AS batch, c.source AS path, c.status,
+               f.label AS fused_label, f.confidence AS fused_confidence, f.basis AS fused_basis,
+               a.label AS audio_label, a.confidence AS audio_confidence,
+               v.label AS video_label, v.confidence AS video_confidence,
+               v.frames_sampled, v.faces_found, c.error, c.submitted_at, c.finished_at,
+               c.duration_seconds, c.segment_count, s.dominant_label, s.dominant_share, s.shares AS emotion_shares,
+               s.disagreement_share, f.streams_disagree, f.disagreement, v.faces_seen, v.rotation, v.face_height
+        FROM clips c
+        JOIN batches b ON b.id = c.batch_id
+        LEFT JOIN fused_results f ON f.clip_id = c.id
+        LEFT JOIN stream_results a ON a.clip_id = c.id AND a.stream = 'audio'
+        LEFT JOIN stream_results v ON v.clip_id = c.id AND v.stream = 'video'
+        LEFT JOIN clip_summaries s ON s.clip_id = c.id;
+        CREATE OR REPLACE VIEW segment_emotions AS
+        SELECT c.id AS clip_id, b.name AS batch, c.source AS path, g.segment_index,
+               g.start_seconds, g.start_seconds + g.duration_seconds AS end_seconds,
+               f.label AS fused_label, f.confidence AS fused_confidence, f.basis AS fused_basis,
+               a.label AS audio_label, a.confidence AS audio_confidence,
+               v.label AS video_label, v.confidence AS video_confidence,
+               coalesce(f.error, a.error, v.error) AS error, f.streams_disagree
+        FROM segments g
+        JOIN clips c ON c.id = g.clip_id
+        JOIN batches b ON b.id = c.batch_id
+        LEFT JOIN segment_fused f ON f.clip_id = g.clip_id AND f.segment_index = g.segment_index
+        LEFT JOIN segment_results a ON a.clip_id = g.clip_id AND a.segment_index = g.segment_index AND a.stream = 'audio'
+        LEFT JOIN segment_results v ON v.clip_id = g.clip_id AND v.segment_index = g.segment_index AND v.stream = 'video';
+        """
+}

@@ -115,6 +115,7 @@ public enum Schema {
         $roles$;
         """,
         segmentsMigration,
+        facesMigration,
     ]
 
     /// Applies the migrations not yet applied, in one transaction serialised across processes by an advisory

@@ -5,8 +5,6 @@ internal import CVBridge
 public struct VisionError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The kinds of vision failure a caller can act on.
     public enum Code: String, Sendable, CaseIterable {
-        /// A face cascade could not be loaded.
-        case cascadeUnavailable = "cascade_unavailable"
         /// An ONNX model could not be loaded.
         case modelUnavailable = "model_unavailable"
         /// Running a model failed (wrong input shape, bad graph).

@@ -92,6 +92,25 @@ let canonicalMapping = Dictionary(uniqueKeysWithValues: EmotionLabel.allCases.ma
         #expect(fused.probabilities.allSatisfy { $0.isFinite })
         #expect(fused.label == .sad)
     }
+
+    @Test func saysWhenTheStreamsDisagreeStrongly() throws {
+        let agree = try #require(fusion.fuse(audio: prediction(peak: .angry), video: prediction(peak: .angry, strength: 2)))
+        #expect((agree.disagreement ?? 1) < 0.05 && !agree.streamsDisagree)
+        let clash = try #require(fusion.fuse(audio: prediction(peak: .angry, strength: 6), video: prediction(peak: .happy, strength: 6)))
+        #expect((clash.disagreement ?? 0) > 0.9 && clash.streamsDisagree)
+        // Two unsure streams with different favourites are not a strong disagreement.
+        let unsure = try #require(fusion.fuse(audio: prediction(peak: .angry, strength: 0.5), video: prediction(peak: .happy, strength: 0.5)))
+        #expect(!unsure.streamsDisagree)
+        #expect(try #require(fusion.fuse(audio: prediction(peak: .sad), video: nil)).disagreement == nil)
+    }
+
+    @Test func temperatureSoftensWithoutChangingTheLabel() {
+        let logits: [Float] = [3, 1, 0, 0, 0, 0, 0]
+        let sharp = StreamPrediction(labels: canonicalLabels, logits: logits, mapping: canonicalMapping)
+        let soft = StreamPrediction(labels: canonicalLabels, logits: logits, mapping: canonicalMapping, temperature: 2)
+        #expect(soft.label == sharp.label && soft.confidence < sharp.confidence)
+        #expect(abs(soft.confidence - softmax(logits.map { $0 / 2 })[0]) < 1e-6)
+    }
 }
 
 @Suite struct ClipDecisionTests {

@@ -230,12 +230,11 @@ extension ComposeTests {
             let build = Set(image.stages.first?.aptPackages ?? [])
             let runtime = Set(image.stages.last?.aptPackages ?? [])
 
-            // The build stage has the bootstrap's build packages; the Haar cascade comes with the runtime stage.
+            // The build stage has the bootstrap's build packages.
             let bootstrap = try Deployment.bootstrapBuildPackages()
             #expect(!bootstrap.isEmpty)
-            let missing = bootstrap.subtracting(["opencv-data"]).subtracting(build)
+            let missing = bootstrap.subtracting(build)
             #expect(missing.isEmpty, "the build stage lacks \(missing.sorted()) from scripts/bootstrap")
-            #expect(runtime.contains("opencv-data"), "the runtime stage needs opencv-data (Haar cascade)")
             #expect(runtime.allSatisfy { !$0.hasSuffix("-dev") }, "no -dev packages at run time: \(runtime.sorted())")
 
             // Each -dev package's shared library (its Debian dependency named like it, with the soname version) is

@@ -1,0 +1,156 @@
+"""Calibrate each stream and fit late fusion from validation data; write the parameters into the model cards.
+
+    python training/fusion/fit.py --speech runs/ser-val.jsonl --faces runs/fer-public.jsonl --models Models
+
+Inputs are `--predictions` files of the production evaluate commands (the Swift decoding, front ends and models):
+- speech: `er-audio-worker evaluate` on the SER validation actors 17-20 (canonical protocol);
+- faces:  `er-video-worker evaluate-faces` on FER2013 PublicTest scored against the FER+ majority.
+
+1. Temperature scaling per stream: T minimising the negative log-likelihood of the true canonical label
+   (`softmax(logits / T)`, summed over the card's label mapping), on that stream's validation split.
+2. Synthetic audio-visual pairs: every speech validation take is paired with `--pairs-per-take` face validation
+   images of the same canonical class (fixed seed). Fused scores `w_a log p_a + w_v log p_v` (the Swift
+   `LateFusion`); the weights minimising the pairs' NLL are kept (grid 0..3 in steps of 0.05).
+3. Figures on the pairs: accuracy of each stream alone and fused, and how often the streams disagree strongly
+   (`1 - sum sqrt(p_a p_v) >= 0.5`, `LateFusion.strongDisagreement`) with the fused accuracy there.
+Writes `temperature` and `fusion_weight` into ser.json and fer.json and prints a JSON report (`--report`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+CANONICAL = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+STRONG_DISAGREEMENT = 0.5
+FLOOR = 1e-6
+
+
+def read(path: str):
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def canonical_probabilities(records, card, temperature: float) -> np.ndarray:
+    """[N, 7] probabilities over CANONICAL: softmax(logits / T) summed over the card's mapping."""
+    index = [CANONICAL.index(card["canonical"][label]) for label in card["labels"]]
+    out = np.zeros((len(records), len(CANONICAL)))
+    for i, record in enumerate(records):
+        assert record["labels"] == card["labels"], "predictions were made with another model"
+        z = np.asarray(record["logits"], np.float64) / temperature
+        p = np.exp(z - z.max())
+        p /= p.sum()
+        np.add.at(out[i], index, p)
+    return out
+
+
+def nll(probabilities: np.ndarray, truth: np.ndarray) -> float:
+    return float(-np.log(np.maximum(probabilities[np.arange(len(truth)), truth], FLOOR)).mean())
+
+
+def fit_temperature(records, card, truth) -> float:
+    lo, hi = np.log(0.1), np.log(10.0)
+    g = (np.sqrt(5) - 1) / 2
+    f = lambda log_t: nll(canonical_probabilities(records, card, float(np.exp(log_t))), truth)
+    for _ in range(50):
+        a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+        if f(a) < f(b):
+            hi = b
+        else:
+            lo = a
+    return float(np.exp((lo + hi) / 2))
+
+
+def fuse(pa: np.ndarray, pv: np.ndarray, wa: float, wv: float) -> np.ndarray:
+    scores = wa * np.log(np.maximum(pa, FLOOR)) + wv * np.log(np.maximum(pv, FLOOR))
+    scores -= scores.max(1, keepdims=True)
+    p = np.exp(scores)
+    return p / p.sum(1, keepdims=True)
+
+
+def expected_calibration_error(p: np.ndarray, truth: np.ndarray, bins: int = 10) -> float:
+    confidence = p.max(1)
+    correct = p.argmax(1) == truth
+    edges = np.linspace(0, 1, bins + 1)
+    error = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (confidence > lo) & (confidence <= hi)
+        if inside.any():
+            error += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    return float(error)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--speech", required=True)
+    ap.add_argument("--faces", required=True)
+    ap.add_argument("--models", default="Models")
+    ap.add_argument("--pairs-per-take", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--report", default="training/fusion/report.json")
+    args = ap.parse_args()
+    models = Path(args.models)
+    ser_card = json.loads((models / "ser.json").read_text())
+    fer_card = json.loads((models / "fer.json").read_text())
+    speech, faces = read(args.speech), read(args.faces)
+    speech_truth = np.array([CANONICAL.index(r["truth"]) for r in speech])
+    face_truth = np.array([CANONICAL.index(r["truth"]) for r in faces])
+
+    report = {"speech_takes": len(speech), "face_images": len(faces)}
+    temperatures = {}
+    for name, records, card, truth in (("speech", speech, ser_card, speech_truth), ("face", faces, fer_card, face_truth)):
+        raw = canonical_probabilities(records, card, 1.0)
+        t = fit_temperature(records, card, truth)
+        calibrated = canonical_probabilities(records, card, t)
+        temperatures[name] = t
+        report[name] = {"temperature": round(t, 4), "accuracy": float((raw.argmax(1) == truth).mean()),
+                        "nll_raw": nll(raw, truth), "nll_calibrated": nll(calibrated, truth),
+                        "ece_raw": expected_calibration_error(raw, truth),
+                        "ece_calibrated": expected_calibration_error(calibrated, truth)}
+
+    pa_all = canonical_probabilities(speech, ser_card, temperatures["speech"])
+    pv_all = canonical_probabilities(faces, fer_card, temperatures["face"])
+    rng = np.random.default_rng(args.seed)
+    by_class = {c: np.nonzero(face_truth == c)[0] for c in range(len(CANONICAL))}
+    a_idx, v_idx = [], []
+    for i, c in enumerate(speech_truth):
+        chosen = rng.choice(by_class[c], size=args.pairs_per_take, replace=len(by_class[c]) < args.pairs_per_take)
+        a_idx += [i] * args.pairs_per_take
+        v_idx += list(chosen)
+    pa, pv, truth = pa_all[a_idx], pv_all[v_idx], speech_truth[a_idx]
+    grid = np.round(np.arange(0, 3.0001, 0.05), 2)
+    best = None
+    for wa in grid:
+        for wv in grid:
+            if wa == 0 and wv == 0:
+                continue
+            loss = nll(fuse(pa, pv, wa, wv), truth)
+            if best is None or loss < best[0]:
+                best = (loss, float(wa), float(wv))
+    _, wa, wv = best
+    fused = fuse(pa, pv, wa, wv)
+    disagreement = 1 - np.sqrt(pa * pv).sum(1)
+    strong = disagreement >= STRONG_DISAGREEMENT
+    correct = fused.argmax(1) == truth
+    report["pairs"] = {
+        "n": int(len(truth)), "audio_weight": wa, "video_weight": wv, "nll": best[0],
+        "accuracy_audio": float((pa.argmax(1) == truth).mean()), "accuracy_video": float((pv.argmax(1) == truth).mean()),
+        "accuracy_fused": float(correct.mean()),
+        "accuracy_fused_equal_weights": float((fuse(pa, pv, 1, 1).argmax(1) == truth).mean()),
+        "strong_disagreement_share": float(strong.mean()),
+        "accuracy_fused_when_disagreeing": float(correct[strong].mean()) if strong.any() else None,
+        "accuracy_fused_otherwise": float(correct[~strong].mean()),
+        "ece_fused": expected_calibration_error(fused, truth),
+    }
+    for card, name, weight in ((ser_card, "ser.json", wa), (fer_card, "fer.json", wv)):
+        card["temperature"] = round(temperatures["speech" if name == "ser.json" else "face"], 4)
+        card["fusion_weight"] = weight
+        (models / name).write_text(json.dumps(card, indent=2) + "\n")
+    Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

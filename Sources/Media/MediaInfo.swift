@@ -1,8 +1,8 @@
 /// What a probe of a media source found.
-public struct MediaInfo: Sendable, Equatable {
+public struct MediaInfo: Sendable, Equatable, Codable {
     /// One stream of the container.
-    public struct Stream: Sendable, Equatable {
-        public enum Kind: String, Sendable, Hashable { case audio, video, other }
+    public struct Stream: Sendable, Equatable, Codable {
+        public enum Kind: String, Sendable, Hashable, Codable { case audio, video, other }
         public var index: Int
         public var kind: Kind
         public var codec: String

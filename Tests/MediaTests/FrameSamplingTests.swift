@@ -21,3 +21,22 @@ import Testing
         #expect(chosen(.all, frames: 5, fps: 30) == Array(0..<5))
     }
 }
+
+@Suite struct FrameRotationTests {
+    /// 3x2:  a b c
+    ///       d e f
+    let pixels: [UInt8] = [1, 2, 3, 4, 5, 6]
+
+    @Test func turnsFramesClockwise() {
+        let quarter = GrayConverter.rotate(pixels, width: 3, height: 2, clockwise: 90)
+        #expect(quarter.1 == 2 && quarter.2 == 3 && quarter.0 == [4, 1, 5, 2, 6, 3])
+        let half = GrayConverter.rotate(pixels, width: 3, height: 2, clockwise: 180)
+        #expect(half.1 == 3 && half.2 == 2 && half.0 == [6, 5, 4, 3, 2, 1])
+        let threeQuarters = GrayConverter.rotate(pixels, width: 3, height: 2, clockwise: 270)
+        #expect(threeQuarters.1 == 2 && threeQuarters.2 == 3 && threeQuarters.0 == [3, 6, 2, 5, 1, 4])
+        // A full turn in quarters gives the frame back.
+        var turned = (pixels, 3, 2)
+        for _ in 0..<4 { turned = GrayConverter.rotate(turned.0, width: turned.1, height: turned.2, clockwise: 90) }
+        #expect(turned.0 == pixels && turned.1 == 3)
+    }
+}

@@ -34,8 +34,9 @@ public struct FusedPrediction: Sendable, Equatable, Codable {
 }
 
 /// Late fusion of the two streams' calibrated canonical probabilities: a weighted geometric mean (a weighted sum of
-/// log-probabilities), renormalised. The weights are fitted on validation data (`training/fusion/fit.py`) and
-/// kept in the model cards; they are not normalised, so they also set how sharp the fused distribution is.
+/// log-probabilities), renormalised. Each stream is calibrated in its serving domain and the weights come from the
+/// model cards (`training/fusion/fit.py`, `Models/FUSION.md`); they are not normalised, so they also set how sharp
+/// the fused distribution is (weights 1 and 1: the product of the calibrated posteriors).
 /// With one stream missing it answers from the other and says so.
 public struct LateFusion: Sendable, Equatable {
     /// Weight of the speech stream (from its model card).
@@ -51,8 +52,9 @@ public struct LateFusion: Sendable, Equatable {
 
     /// Probabilities below this floor are raised to it, so one stream's zero cannot veto the other.
     static let floor = 1e-6
-    /// `FusedPrediction.disagreement` from which the streams count as disagreeing strongly. On the validation
-    /// pairs (`Models/FUSION.md`) the fused label is right about half as often above it as below it.
+    /// `FusedPrediction.disagreement` from which the streams count as disagreeing strongly: on the validation
+    /// pairs (`Models/FUSION.md`) 7 % of pairs, where the two streams tell different stories and the fused label
+    /// rests on the more confident one.
     public static let strongDisagreement: Float = 0.5
 
     /// Fuses whatever streams are present; `nil` when neither is.

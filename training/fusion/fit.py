@@ -4,15 +4,26 @@
 
 Inputs are `--predictions` files of the production evaluate commands (the Swift decoding, front ends and models):
 - speech: `er-audio-worker evaluate` on the SER validation actors 17-20 (canonical protocol);
-- faces:  `er-video-worker evaluate-faces` on FER2013 PublicTest scored against the FER+ majority.
+- faces:  `er-video-worker evaluate-faces` on FER2013 PublicTest scored against the FER+ majority;
+- face clips (optional, `--face-clips`): `er-video-worker evaluate` on labelled video clips the face model never
+  saw (the shared RAVDESS clips: the face model is trained on FER2013 only).
 
 1. Temperature scaling per stream: T minimising the negative log-likelihood of the true canonical label
-   (`softmax(logits / T)`, summed over the card's label mapping), on that stream's validation split.
-2. Synthetic audio-visual pairs: every speech validation take is paired with `--pairs-per-take` face validation
-   images of the same canonical class (fixed seed). Fused scores `w_a log p_a + w_v log p_v` (the Swift
-   `LateFusion`); the weights minimising the pairs' NLL are kept (grid 0..3 in steps of 0.05).
+   (`softmax(logits / T)`, summed over the card's label mapping), on that stream's validation split. With
+   `--face-clips` the face temperature is fitted on those clips' clip logits instead: the video worker applies it
+   to clip logits, and faces in video are another domain than FER2013's web photos (on the shared clips the
+   image-level temperature leaves the face stream confidently wrong).
+2. Fusion: the product of the calibrated posteriors, `log p_a + log p_v` (weights 1 and 1 in the Swift
+   `LateFusion`): with each stream calibrated in its own serving domain that is the Bayes fusion of two
+   conditionally independent experts under a uniform class prior. Synthetic audio-visual pairs check it: every
+   speech validation take is paired with `--pairs-per-take` face validation images of the same canonical class
+   (fixed seed); the weights minimising the pairs' NLL (grid 0..3 in steps of 0.05) are reported beside it but not
+   used, since the pairs' faces are photos: fitted there, the weights re-sharpen the face stream to its photo
+   reliability, which it does not have on video (see `Models/FUSION.md`).
 3. Figures on the pairs: accuracy of each stream alone and fused, and how often the streams disagree strongly
    (`1 - sum sqrt(p_a p_v) >= 0.5`, `LateFusion.strongDisagreement`) with the fused accuracy there.
+4. With `--speech-clips` too (`er-audio-worker evaluate` on the same clips as `--face-clips`): each stream alone
+   and fused on those real clips.
 Writes `temperature` and `fusion_weight` into ser.json and fer.json and prints a JSON report (`--report`).
 """
 from __future__ import annotations
@@ -85,6 +96,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--speech", required=True)
     ap.add_argument("--faces", required=True)
+    ap.add_argument("--face-clips")
+    ap.add_argument("--speech-clips")
     ap.add_argument("--models", default="Models")
     ap.add_argument("--pairs-per-take", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
@@ -109,6 +122,17 @@ def main():
                         "ece_raw": expected_calibration_error(raw, truth),
                         "ece_calibrated": expected_calibration_error(calibrated, truth)}
 
+    if args.face_clips:
+        clips = read(args.face_clips)
+        clip_truth = np.array([CANONICAL.index(r["truth"]) for r in clips])
+        t = fit_temperature(clips, fer_card, clip_truth)
+        report["face"]["image_temperature"] = report["face"]["temperature"]
+        report["face"]["temperature"] = round(t, 4)
+        report["face_clips"] = {"n": len(clips), "accuracy": float((canonical_probabilities(clips, fer_card, 1).argmax(1) == clip_truth).mean()),
+                                "nll_image_temperature": nll(canonical_probabilities(clips, fer_card, temperatures["face"]), clip_truth),
+                                "nll_clip_temperature": nll(canonical_probabilities(clips, fer_card, t), clip_truth)}
+        temperatures["face"] = t
+
     pa_all = canonical_probabilities(speech, ser_card, temperatures["speech"])
     pv_all = canonical_probabilities(faces, fer_card, temperatures["face"])
     rng = np.random.default_rng(args.seed)
@@ -128,21 +152,34 @@ def main():
             loss = nll(fuse(pa, pv, wa, wv), truth)
             if best is None or loss < best[0]:
                 best = (loss, float(wa), float(wv))
-    _, wa, wv = best
+    fitted = {"audio_weight": best[1], "video_weight": best[2], "nll": best[0],
+              "accuracy": float((fuse(pa, pv, best[1], best[2]).argmax(1) == truth).mean())}
+    wa, wv = 1.0, 1.0
     fused = fuse(pa, pv, wa, wv)
     disagreement = 1 - np.sqrt(pa * pv).sum(1)
     strong = disagreement >= STRONG_DISAGREEMENT
     correct = fused.argmax(1) == truth
     report["pairs"] = {
-        "n": int(len(truth)), "audio_weight": wa, "video_weight": wv, "nll": best[0],
+        "n": int(len(truth)), "audio_weight": wa, "video_weight": wv, "nll": nll(fused, truth),
+        "weights_fitted_on_pairs": fitted,
         "accuracy_audio": float((pa.argmax(1) == truth).mean()), "accuracy_video": float((pv.argmax(1) == truth).mean()),
         "accuracy_fused": float(correct.mean()),
-        "accuracy_fused_equal_weights": float((fuse(pa, pv, 1, 1).argmax(1) == truth).mean()),
         "strong_disagreement_share": float(strong.mean()),
         "accuracy_fused_when_disagreeing": float(correct[strong].mean()) if strong.any() else None,
         "accuracy_fused_otherwise": float(correct[~strong].mean()),
         "ece_fused": expected_calibration_error(fused, truth),
     }
+    if args.face_clips and args.speech_clips:
+        faces_by_path = {r["path"].split("/")[-1]: r for r in read(args.face_clips)}
+        voices = [r for r in read(args.speech_clips) if r["path"].split("/")[-1] in faces_by_path]
+        truth_c = np.array([CANONICAL.index(r["truth"]) for r in voices])
+        ca = canonical_probabilities(voices, ser_card, temperatures["speech"])
+        cv = canonical_probabilities([faces_by_path[r["path"].split("/")[-1]] for r in voices], fer_card, temperatures["face"])
+        cf = fuse(ca, cv, wa, wv)
+        report["clips"] = {"n": len(voices), "accuracy_audio": float((ca.argmax(1) == truth_c).mean()),
+                           "accuracy_video": float((cv.argmax(1) == truth_c).mean()),
+                           "accuracy_fused": float((cf.argmax(1) == truth_c).mean()),
+                           "strong_disagreements": int(((1 - np.sqrt(ca * cv).sum(1)) >= STRONG_DISAGREEMENT).sum())}
     for card, name, weight in ((ser_card, "ser.json", wa), (fer_card, "fer.json", wv)):
         card["temperature"] = round(temperatures["speech" if name == "ser.json" else "face"], 4)
         card["fusion_weight"] = weight

@@ -7,6 +7,9 @@ public struct FaceSearch: Sendable, Equatable {
     /// Longer side of a second whole-frame pass when the coarse one finds nothing (small faces in wide shots: a face 4 %
     /// of the frame height is ~29 px there, above the detector's ~16 px floor).
     public var fineSize = 1280
+    /// After a fine pass that found nothing, sampled frames before the next one (a faceless wide video would
+    /// otherwise pay ~120 ms a frame); once a fine pass has found a face in the clip, every miss gets one.
+    public var fineRetryInterval = 5
     /// Sampled frames between whole-frame searches while faces are tracked (to notice faces that enter).
     public var fullSearchInterval = 10
     /// A tracked face is searched for in its last box grown by this fraction on every side.
@@ -43,6 +46,9 @@ public final class FaceTracker {
     public private(set) var mostFacesInOneFrame = 0
     private let detector: FaceDetector
     private var framesSinceFullSearch = 0
+    /// Sampled frames since the last fine pass that found nothing (`nil`: none has failed yet, or one found a face).
+    private var framesSinceFailedFineSearch: Int?
+    private var fineSearchFoundFaces = false
     private var nextID = 0
 
     public init(detector: FaceDetector, search: FaceSearch = .init()) {
@@ -80,9 +86,18 @@ public final class FaceTracker {
 
     private func fullSearch(_ image: GrayImage) throws(VisionError) -> [(Int, DetectedFace)] {
         framesSinceFullSearch = 0
-        var faces = try detector.faces(in: image, searchSize: search.coarseSize)
-        if faces.isEmpty, max(image.width, image.height) > search.coarseSize {
-            faces = try detector.faces(in: image, searchSize: search.fineSize)
+        let longerSide = max(image.width, image.height)
+        // A whole frame is never enlarged: a small video is searched at its own size.
+        var faces = try detector.faces(in: image, searchSize: min(search.coarseSize, longerSide))
+        if faces.isEmpty, longerSide > search.coarseSize, fineSearchFoundFaces || (framesSinceFailedFineSearch ?? .max) >= search.fineRetryInterval {
+            faces = try detector.faces(in: image, searchSize: min(search.fineSize, longerSide))
+            if faces.isEmpty {
+                framesSinceFailedFineSearch = 0
+            } else {
+                fineSearchFoundFaces = true
+            }
+        } else if faces.isEmpty {
+            framesSinceFailedFineSearch = framesSinceFailedFineSearch.map { $0 + 1 }
         }
         faces = Array(faces.sorted { $0.area > $1.area }.prefix(search.maximumTracks))
         for index in tracks.indices { tracks[index].active = false }

@@ -108,12 +108,13 @@ def main():
         "validation": {"split": "RAVDESS speech actors 17-20",
                        "ravdess7": {k: metrics["ravdess7"][k] for k in ("n", "accuracy", "macro_f1")},
                        "canonical": {k: metrics["canonical"][k] for k in ("n", "accuracy", "macro_f1")}},
-        "fusion_weight": metrics["ravdess7"]["accuracy"],
+        # Calibration and fusion are fitted afterwards on both streams' validation predictions
+        # (training/fusion/fit.py writes `temperature` and `fusion_weight`; see Models/FUSION.md).
+        "fusion_weight": 1.0,
     }
     for proto in ("ravdess7", "canonical"):
         for k in ("accuracy", "macro_f1"):
             card["validation"][proto][k] = round(card["validation"][proto][k], 4)
-    card["fusion_weight"] = card["validation"]["ravdess7"]["accuracy"]
     with open(os.path.join(args.out, "ser.json"), "w") as f:
         json.dump(card, f, indent=2)
         f.write("\n")

@@ -39,7 +39,7 @@ extension Coordinator {
                     .map { $0.map(Self.csvField).joined(separator: ",") }.joined(separator: "\n") + "\n"
             case .json:
                 text = rows.map { row in
-                    ReportPrinter.jsonLine(Dictionary(uniqueKeysWithValues: zip(row.columns, row.values)))
+                    ReportPrinter.jsonLine(Dictionary(uniqueKeysWithValues: row.columns.indices.map { (row.columns[$0], row.typedValue(at: $0)) }))
                 }.joined(separator: "\n") + "\n"
             case .table:
                 let shown = segments

@@ -1,10 +1,30 @@
 internal import CLibPQ
 import Foundation
 
-/// One row of a result, as text values (`nil` for SQL NULL).
+/// One row of a result, as text values (`nil` for SQL NULL) with each column's kind.
 public struct Row: Sendable, Equatable {
     public var columns: [String]
     public var values: [String?]
+    /// Each column's kind of value, from the server's type.
+    public var types: [ColumnType]
+
+    public init(columns: [String], values: [String?], types: [ColumnType]? = nil) {
+        self.columns = columns
+        self.values = values
+        self.types = types ?? columns.map { _ in .text }
+    }
+
+    /// The value in `column` typed for JSON: numbers as numbers, booleans as booleans, json as json, NULL as null.
+    public func typedValue(at index: Int) -> TypedValue {
+        guard let text = values[index] else { return .null }
+        switch types[index] {
+        case .integer: return Int64(text).map(TypedValue.integer) ?? .text(text)
+        case .real: return Double(text).map(TypedValue.real) ?? .text(text)
+        case .boolean: return .boolean(text == "t")
+        case .json: return (try? JSONDecoder().decode(TypedValue.self, from: Data(text.utf8))) ?? .text(text)
+        case .text: return .text(text)
+        }
+    }
 
     /// The text value of `column`, or `nil` for NULL.
     public subscript(_ column: String) -> String? {
@@ -117,10 +137,11 @@ public final class DatabaseConnection {
         case PGRES_TUPLES_OK:
             let columnCount = PQnfields(result)
             let columns = (0..<columnCount).map { String(cString: PQfname(result, $0)) }
+            let types = (0..<columnCount).map { ColumnType(oid: PQftype(result, $0)) }
             return (0..<PQntuples(result)).map { row in
                 Row(columns: columns, values: (0..<columnCount).map { column in
                     PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
-                })
+                }, types: types)
             }
         default:
             let state = PQresultErrorField(result, er_pg_diag_sqlstate()).map { String(cString: $0) }
@@ -154,5 +175,65 @@ public final class DatabaseConnection {
             masked = String(masked[..<masked.index(after: colon)]) + "***" + String(masked[at...])
         }
         return masked
+    }
+}
+
+/// The kinds of column value a result can hold, by PostgreSQL type.
+public enum ColumnType: Sendable, Equatable {
+    case integer, real, boolean, json, text
+
+    /// The kind of a built-in type OID (`pg_type.oid`): int2/int4/int8/oid, float4/float8/numeric, bool,
+    /// json/jsonb; anything else is text.
+    init(oid: UInt32) {
+        switch oid {
+        case 20, 21, 23, 26: self = .integer
+        case 700, 701, 1700: self = .real
+        case 16: self = .boolean
+        case 114, 3802: self = .json
+        default: self = .text
+        }
+    }
+}
+
+/// A column value for JSON output.
+public indirect enum TypedValue: Sendable, Equatable, Codable {
+    case null
+    case integer(Int64)
+    case real(Double)
+    case boolean(Bool)
+    case text(String)
+    case array([TypedValue])
+    case object([String: TypedValue])
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .boolean(value)
+        } else if let value = try? container.decode(Int64.self) {
+            self = .integer(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .real(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .text(value)
+        } else if let value = try? container.decode([TypedValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: TypedValue].self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .integer(let value): try container.encode(value)
+        case .real(let value): try container.encode(value)
+        case .boolean(let value): try container.encode(value)
+        case .text(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
     }
 }

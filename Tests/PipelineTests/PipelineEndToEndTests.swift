@@ -94,6 +94,25 @@ struct PipelineEndToEndTests {
         let exported = try TestStack.run("er-coordinator", ["export", batch, "--format", "csv"])
         #expect(exported.output.split(separator: "\n").count == clips.count + 2)
 
+        // The JSON export is typed: numbers as numbers, booleans as booleans, NULL as null (decoding fails otherwise).
+        struct ExportLine: Decodable {
+            var clip_id: Int
+            var path: String
+            var status: String
+            var fused_confidence: Double?
+            var audio_confidence: Double?
+            var frames_sampled: Int?
+            var faces_found: Int?
+            var faces_seen: Int?
+            var streams_disagree: Bool?
+            var disagreement: Double?
+        }
+        let json = try TestStack.run("er-coordinator", ["export", batch, "--format", "json"])
+        let lines = try json.output.split(separator: "\n").map { try JSONDecoder().decode(ExportLine.self, from: Data($0.utf8)) }
+        #expect(lines.count == clips.count + 1)
+        #expect(lines.contains { $0.faces_found != nil && $0.fused_confidence != nil && $0.faces_seen == 1 })
+        #expect(lines.contains { $0.status == "failed" && $0.fused_confidence == nil })
+
         // Workers stop cleanly on SIGTERM.
         for service in services { service.terminate() }
         for service in services { service.waitUntilExit() }

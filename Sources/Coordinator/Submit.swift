@@ -32,6 +32,9 @@ extension Coordinator {
         @Option(name: .customLong("segment-hop"), help: "Seconds between window starts (default: the window length).")
         var segmentHop: Double?
 
+        @Option(name: .customLong("probe-timeout"), help: "Seconds a URL may take to answer the duration probe; one that does not is registered failed (timeout).")
+        var probeTimeout: Double = 20
+
         @OptionGroup var connection: ConnectionOptions
 
         func validate() throws {
@@ -49,9 +52,11 @@ extension Coordinator {
             let name = batch ?? Self.defaultBatchName(inputs[0])
             let plan = SegmentPlan(threshold: segmentThreshold, length: segmentLength, hop: segmentHop)
             let summary = try Pipeline.submit(sources: sources, batch: name, force: force, plan: plan,
-                                              databaseURL: connection.database(), broker: try connection.broker())
+                                              databaseURL: connection.database(), broker: try connection.broker(),
+                                              probeTimeout: probeTimeout)
             print("batch \(summary.batch): \(summary.found) clip(s) found, \(summary.published) queued, "
-                  + "\(summary.skipped) skipped (already have results)")
+                  + "\(summary.skipped) skipped (already have results)"
+                  + (summary.failed > 0 ? ", \(summary.failed) failed (no answer within \(probeTimeout) s)" : ""))
         }
 
         static func defaultBatchName(_ input: String) -> String {

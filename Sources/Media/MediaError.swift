@@ -24,6 +24,9 @@ public struct MediaError: Error, Sendable, Equatable, CustomStringConvertible {
         case protocolNotAllowed = "protocol_not_allowed"
         /// Decoding failed for another reason (unsupported codec, out of memory, network).
         case decodingFailed = "decoding_failed"
+        /// A network source stopped answering for longer than `MediaOpenOptions.networkTimeout`.
+        /// The corresponding C error is `ETIMEDOUT`.
+        case timeout
     }
 
     /// What kind of failure this is.
@@ -60,6 +63,7 @@ enum FFmpegStatus {
     static let permissionDenied = swift_averror_eacces()
     static let protocolNotFound = swift_averror_protocol_not_found()
     static let decoderNotFound = swift_averror_decoder_not_found()
+    static let timedOut = swift_averror(ETIMEDOUT)
 }
 
 extension MediaError.Code {

@@ -10,12 +10,16 @@ public struct MediaOpenOptions: Sendable, Equatable {
     /// Streams the caller will decode: the probe skips the others (an audio worker then never decodes video
     /// frames while opening a file). `nil` probes every stream.
     public var streams: Set<MediaInfo.Stream.Kind>?
+    /// Seconds a network source may go without answering (connecting, or any read) before the open or decode
+    /// fails with `.timeout` (libavformat's `rw_timeout`). Local files have none.
+    public var networkTimeout: Double
 
     public init(allowedProtocols: [String] = ["file", "http", "https", "tcp", "tls", "crypto"], decoderThreads: Int = 1,
-                streams: Set<MediaInfo.Stream.Kind>? = nil) {
+                streams: Set<MediaInfo.Stream.Kind>? = nil, networkTimeout: Double = 30) {
         self.allowedProtocols = allowedProtocols
         self.decoderThreads = decoderThreads
         self.streams = streams
+        self.networkTimeout = networkTimeout
     }
 }
 
@@ -53,6 +57,9 @@ public final class MediaFile {
 
         var dictionary: OpaquePointer?
         av_dict_set(&dictionary, "protocol_whitelist", options.allowedProtocols.joined(separator: ","), 0)
+        if source.localPath == nil, options.networkTimeout > 0 {
+            av_dict_set(&dictionary, "rw_timeout", String(Int64(options.networkTimeout * 1_000_000)), 0)
+        }
         defer { av_dict_free(&dictionary) }
         var context: UnsafeMutablePointer<AVFormatContext>?
         let status = avformat_open_input(&context, target, nil, &dictionary)
@@ -71,6 +78,9 @@ public final class MediaFile {
         let streamStatus = avformat_find_stream_info(context, nil)
         guard streamStatus >= 0 else {
             avformat_close_input(&self.context)
+            if streamStatus == FFmpegStatus.timedOut {
+                throw MediaError(.timeout, source: location, reason: "no answer: \(ffmpegMessage(streamStatus))")
+            }
             throw MediaError(.truncated, source: location, reason: "stream information unreadable: \(ffmpegMessage(streamStatus))")
         }
         info = Self.describe(context)
@@ -105,6 +115,7 @@ public final class MediaFile {
         case FFmpegStatus.noSuchFile: return MediaError(.missingFile, source: location, reason: message)
         case FFmpegStatus.permissionDenied: return MediaError(.unreadable, source: location, reason: message)
         case FFmpegStatus.protocolNotFound: return MediaError(.protocolNotAllowed, source: location, reason: message)
+        case FFmpegStatus.timedOut: return MediaError(.timeout, source: location, reason: "no answer: \(message)")
         case FFmpegStatus.invalidData:
             if let path = source.localPath, let format = probeFormat(path) {
                 return MediaError(.truncated, source: location, reason: "looks like \(format) but cannot be opened: \(message)")

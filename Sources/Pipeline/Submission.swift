@@ -14,21 +14,26 @@ public struct SubmissionSummary: Sendable, Equatable {
     public var published: Int
     /// Clips skipped because they already have results.
     public var skipped: Int
+    /// Clips registered failed because their source did not answer the probe (`timeout`).
+    public var failed: Int = 0
 }
 
 /// Registers clips in the database and publishes one job per clip and stream — or, for a clip longer than the
 /// plan's threshold, one per window and stream — with publisher confirms.
 ///
 /// Resumable: clips that already have results are skipped unless `force`; clips registered by an interrupted
-/// submission (still queued) are published again, which is safe because results are idempotent.
+/// submission (still queued) are published again, which is safe because results are idempotent. A source that does
+/// not answer the duration probe within `probeTimeout` seconds is registered failed (`timeout`) and the rest go on.
 public func submit(
-    sources: [String], batch: String, force: Bool, plan: SegmentPlan = SegmentPlan(), databaseURL: String, broker: BrokerURL
+    sources: [String], batch: String, force: Bool, plan: SegmentPlan = SegmentPlan(), databaseURL: String, broker: BrokerURL,
+    probeTimeout: Double = 20
 ) throws -> SubmissionSummary {
     let database = try DatabaseConnection(url: databaseURL)
     try Schema.migrate(database)
     let store = ResultStore(database: database)
     let batchID = try store.batch(named: batch)
     let pending = try store.register(sources: sources, batchID: batchID, force: force)
+    var failed = 0
     if !pending.isEmpty {
         let connection = try BrokerConnection(url: broker)
         defer { connection.close() }
@@ -36,7 +41,19 @@ public func submit(
         try Topology.declare(StreamKind.allCases.map { Topology.jobQueue($0.rawValue) } + [Topology.resultsQueue],
                              on: connection, channel: 1)
         for clip in pending {
-            let segments = try store.segmentPlan(clipID: clip.id) ?? plannedSegments(clip, plan: plan, store: store)
+            let planned: [Segment]
+            if let stored = try store.segmentPlan(clipID: clip.id) {
+                planned = stored
+            } else {
+                do {
+                    planned = try plannedSegments(clip, plan: plan, store: store, timeout: probeTimeout)
+                } catch let error as MediaError where error.code == .timeout {
+                    try store.failUnprobed(clipID: clip.id, reason: "\(error.code.rawValue): \(error.reason)")
+                    failed += 1
+                    continue
+                }
+            }
+            let segments = planned
             let windows: [Segment?] = segments.isEmpty ? [nil] : segments
             for window in windows {
                 for stream in StreamKind.allCases {
@@ -49,14 +66,22 @@ public func submit(
         }
         try publisher.waitForConfirms()
     }
-    return SubmissionSummary(batch: batch, batchID: batchID, found: sources.count, published: pending.count,
-                             skipped: sources.count - pending.count)
+    return SubmissionSummary(batch: batch, batchID: batchID, found: sources.count, published: pending.count - failed,
+                             skipped: sources.count - pending.count, failed: failed)
 }
 
 /// Probes a clip's duration (from the container header, decoding nothing) and stores its window plan.
-/// A clip that cannot be probed is analysed whole: its workers then report why it fails.
-private func plannedSegments(_ clip: PendingClip, plan: SegmentPlan, store: ResultStore) throws -> [Segment] {
-    let duration = (try? MediaFile(MediaSource(clip.source), options: MediaOpenOptions(streams: [])).info.duration) ?? 0
+/// A clip that cannot be probed is analysed whole: its workers then report why it fails. A source that does not
+/// answer throws `MediaError` `.timeout`.
+private func plannedSegments(_ clip: PendingClip, plan: SegmentPlan, store: ResultStore, timeout: Double) throws -> [Segment] {
+    let duration: Double
+    do {
+        duration = try MediaFile(MediaSource(clip.source), options: MediaOpenOptions(streams: [], networkTimeout: timeout)).info.duration
+    } catch let error where error.code == .timeout {
+        throw error
+    } catch {
+        duration = 0
+    }
     let segments = plan.segments(forDuration: duration)
     try store.storePlan(clipID: clip.id, duration: duration, segments: segments)
     return segments

@@ -17,6 +17,12 @@ extension ResultStore {
         }
     }
 
+    /// Marks a clip failed before any job was published for it (its source did not answer the probe).
+    public func failUnprobed(clipID: Int64, reason: String) throws {
+        try database.query("UPDATE clips SET status = 'failed', error = $2, finished_at = now() WHERE id = $1 AND status = 'queued'",
+                           [String(clipID), reason])
+    }
+
     /// Records a clip's duration and its windows (none for a clip analysed whole).
     public func storePlan(clipID: Int64, duration: Double, segments: [Segment]) throws {
         try database.transaction { database in

@@ -186,3 +186,42 @@ struct MessagingTests {
         #expect(wrong.description.contains("***") && !wrong.description.contains("wrong"))
     }
 }
+
+@Suite(.enabled(if: TestStack.available && TestStack.executablesAvailable && TestData.hasPython,
+                "needs scripts/stack up, `swift build` and python3 for a loopback server"))
+struct SubmitTimeoutTests {
+    @Test func aURLThatNeverAnswersIsRegisteredFailedAndTheRestGoOn() throws {
+        let port = Int.random(in: 40_001...60_000)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["python3", "-c", """
+            import socket
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", \(port))); s.listen(8); print("ready", flush=True)
+            conns = []
+            for _ in range(60):
+                c, _ = s.accept(); conns.append(c)
+            """]
+        let ready = Pipe()
+        server.standardOutput = ready
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+        _ = ready.fileHandleForReading.availableData
+
+        let folder = try TestData.scratchFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let manifest = folder.appendingPathComponent("manifest.txt")
+        let silentURL = "http://127.0.0.1:\(port)/never.mp4"
+        try "\(silentURL)\nhttp://127.0.0.1:\(port)/also-never.mp4\n".write(to: manifest, atomically: true, encoding: .utf8)
+        let batch = "timeout-\(UUID().uuidString.prefix(8))"
+        let started = ContinuousClock.now
+        let submitted = try TestStack.run("er-coordinator", ["submit", manifest.path, "--batch", batch, "--probe-timeout", "1.5"])
+        #expect(submitted.status == 0, "\(submitted.output)")
+        #expect(ContinuousClock.now - started < .seconds(30))
+        #expect(submitted.output.contains("2 clip(s) found, 0 queued") && submitted.output.contains("2 failed"), "\(submitted.output)")
+        let database = try DatabaseConnection(url: TestStack.databaseURL)
+        let rows = try database.query("SELECT status, error FROM clip_emotions WHERE batch = $1", [batch])
+        #expect(rows.count == 2 && rows.allSatisfy { $0["status"] == "failed" && ($0["error"] ?? "").hasPrefix("timeout") })
+    }
+}

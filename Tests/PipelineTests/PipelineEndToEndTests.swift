@@ -192,22 +192,8 @@ struct MessagingTests {
 struct SubmitTimeoutTests {
     @Test func aURLThatNeverAnswersIsRegisteredFailedAndTheRestGoOn() throws {
         let port = Int.random(in: 40_001...60_000)
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = ["python3", "-c", """
-            import socket
-            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("127.0.0.1", \(port))); s.listen(8); print("ready", flush=True)
-            conns = []
-            for _ in range(60):
-                c, _ = s.accept(); conns.append(c)
-            """]
-        let ready = Pipe()
-        server.standardOutput = ready
-        server.standardError = FileHandle.nullDevice
-        try server.run()
+        let server = try TestData.startSilentServer(port: port)
         defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
-        _ = ready.fileHandleForReading.availableData
 
         let folder = try TestData.scratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -56,6 +56,27 @@ public enum TestData {
     /// Whether python3 is on the PATH (used for a loopback HTTP server).
     public static var hasPython: Bool { (try? run("python3", ["--version"])) == 0 }
 
+    /// Starts a loopback TCP server on `port` that accepts connections and never sends a byte (a stalled media
+    /// server); returns once it listens. Kill it with SIGKILL when done.
+    public static func startSilentServer(port: Int) throws -> Process {
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["python3", "-c", """
+            import socket
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", \(port))); s.listen(8); print("ready", flush=True)
+            conns = []
+            for _ in range(60):
+                c, _ = s.accept(); conns.append(c)
+            """]
+        let ready = Pipe()
+        server.standardOutput = ready
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        _ = ready.fileHandleForReading.availableData
+        return server
+    }
+
     /// Runs a program from the PATH, returning its exit status; output is discarded.
     @discardableResult
     public static func run(_ program: String, _ arguments: [String]) throws -> Int32 {

@@ -224,17 +224,6 @@ int cvb_warp_face(const uint8_t *pixels, int width, int height, int stride, cons
     });
 }
 
-int cvb_resize(const uint8_t *pixels, int width, int height, int stride,
-               uint8_t *out, int out_width, int out_height, int interpolation, cvb_status *status) {
-    return guard_call<int>(status, -1, [&]() -> int {
-        cv::Mat image = borrow_gray(pixels, width, height, stride);
-        cv::Mat destination(out_height, out_width, CV_8UC1, out);
-        cv::resize(image, destination, cv::Size(out_width, out_height), 0, 0, interpolation);
-        if (destination.data != out) CV_Error(cv::Error::StsInternal, "resize reallocated its output");
-        return 0;
-    });
-}
-
 int cvb_read_gray(const char *path, uint8_t **pixels, int *width, int *height, cvb_status *status) {
     return guard_call<int>(status, -1, [&]() -> int {
         cv::Mat image = cv::imread(path, cv::IMREAD_GRAYSCALE);

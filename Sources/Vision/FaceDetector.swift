@@ -39,7 +39,6 @@ public struct DetectedFace: Sendable, Equatable, Codable {
     }
 
     public var area: Double { width * height }
-    public var centre: Point { Point(x: x + width / 2, y: y + height / 2) }
 
     /// The same face moved by (`dx`, `dy`).
     public func offset(dx: Double, dy: Double) -> DetectedFace {

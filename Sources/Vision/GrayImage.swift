@@ -28,21 +28,6 @@ public struct GrayImage: Sendable, Equatable {
                   pixels: Array(UnsafeBufferPointer(start: buffer, count: Int(width) * Int(height))))
     }
 
-    /// The part of the image inside `box`, clipped to the image.
-    public func cropped(to box: Box) -> GrayImage {
-        let clipped = box.clipped(width: width, height: height)
-        guard clipped.width > 0, clipped.height > 0 else { return GrayImage(width: 0, height: 0, pixels: []) }
-        var out = [UInt8]()
-        out.reserveCapacity(clipped.width * clipped.height)
-        pixels.withUnsafeBufferPointer { source in
-            for row in clipped.y..<(clipped.y + clipped.height) {
-                let start = row * width + clipped.x
-                out.append(contentsOf: source[start..<(start + clipped.width)])
-            }
-        }
-        return GrayImage(width: clipped.width, height: clipped.height, pixels: out)
-    }
-
     /// The image with `pad` pixels of `value` added on every side.
     public func padded(by pad: Int, value: UInt8) -> GrayImage {
         let paddedWidth = width + 2 * pad
@@ -52,31 +37,6 @@ public struct GrayImage: Sendable, Equatable {
             out.replaceSubrange(start..<(start + width), with: pixels[(row * width)..<((row + 1) * width)])
         }
         return GrayImage(width: paddedWidth, height: height + 2 * pad, pixels: out)
-    }
-
-    /// Interpolation for `resized(width:height:interpolation:)`.
-    public enum Interpolation: Int32, Sendable {
-        /// Bilinear. The corresponding OpenCV flag is `INTER_LINEAR`.
-        case linear = 1
-        /// Pixel-area averaging, best for shrinking. The corresponding OpenCV flag is `INTER_AREA`.
-        case area = 3
-    }
-
-    /// A resized copy. The corresponding C++ call is `cv::resize`.
-    public func resized(width newWidth: Int, height newHeight: Int, interpolation: Interpolation = .linear) throws(VisionError) -> GrayImage {
-        guard width > 0, height > 0, newWidth > 0, newHeight > 0 else {
-            throw VisionError(.operationFailed, reason: "cannot resize a \(width)x\(height) image to \(newWidth)x\(newHeight)")
-        }
-        var out = [UInt8](repeating: 0, count: newWidth * newHeight)
-        var status = cvb_status.ok
-        let result = pixels.withUnsafeBufferPointer { source in
-            out.withUnsafeMutableBufferPointer { destination in
-                cvb_resize(source.baseAddress, Int32(width), Int32(height), Int32(width),
-                           destination.baseAddress, Int32(newWidth), Int32(newHeight), interpolation.rawValue, &status)
-            }
-        }
-        guard result == 0 else { throw status.error(.operationFailed, context: "resize") }
-        return GrayImage(width: newWidth, height: newHeight, pixels: out)
     }
 }
 
@@ -94,19 +54,11 @@ public struct Box: Sendable, Hashable, Codable {
         self.height = height
     }
 
-    public var area: Int { width * height }
-
     /// The box grown by `fraction` of its size on every side (negative shrinks).
     public func expanded(by fraction: Double) -> Box {
         let dx = Int((Double(width) * fraction).rounded())
         let dy = Int((Double(height) * fraction).rounded())
         return Box(x: x - dx, y: y - dy, width: width + 2 * dx, height: height + 2 * dy)
-    }
-
-    /// The box scaled by `factor` about the origin (to map between image resolutions).
-    public func scaled(by factor: Double) -> Box {
-        Box(x: Int((Double(x) * factor).rounded()), y: Int((Double(y) * factor).rounded()),
-            width: Int((Double(width) * factor).rounded()), height: Int((Double(height) * factor).rounded()))
     }
 
     /// The intersection with a `width` x `height` image.

@@ -6,28 +6,18 @@ import Vision
 @Suite struct GrayImageTests {
     let image = GrayImage(width: 4, height: 3, pixels: Array(0..<12))
 
-    @Test func cropsAndClipsToTheImage() {
-        #expect(image.cropped(to: Box(x: 1, y: 1, width: 2, height: 2)).pixels == [5, 6, 9, 10])
-        let clipped = image.cropped(to: Box(x: -2, y: 2, width: 4, height: 5))
-        #expect(clipped.width == 2 && clipped.height == 1 && clipped.pixels == [8, 9])
-        #expect(image.cropped(to: Box(x: 10, y: 10, width: 2, height: 2)).pixels.isEmpty)
+    @Test func padsOnEverySide() {
+        let padded = image.padded(by: 1, value: 200)
+        #expect(padded.width == 6 && padded.height == 5)
+        #expect(Array(padded.pixels[0..<6]) == Array(repeating: 200, count: 6))
+        #expect(Array(padded.pixels[6..<12]) == [200, 0, 1, 2, 3, 200])
+        #expect(Array(padded.pixels[24..<30]) == Array(repeating: 200, count: 6))
     }
 
-    @Test func resizesWithOpenCV() throws {
-        let flat = GrayImage(width: 8, height: 8, pixels: Array(repeating: 77, count: 64))
-        let resized = try flat.resized(width: 3, height: 5)
-        #expect(resized.width == 3 && resized.height == 5 && resized.pixels.allSatisfy { $0 == 77 })
-    }
-
-    @Test func impossibleResizeThrowsInsteadOfAborting() {
-        let empty = GrayImage(width: 0, height: 0, pixels: [])
-        #expect(#expect(throws: VisionError.self) { try empty.resized(width: 4, height: 4) }?.code == .operationFailed)
-    }
-
-    @Test func boxesScaleAndGrow() {
+    @Test func boxesGrowAndClip() {
         let box = Box(x: 10, y: 20, width: 100, height: 50)
-        #expect(box.scaled(by: 2) == Box(x: 20, y: 40, width: 200, height: 100))
         #expect(box.expanded(by: 0.1) == Box(x: 0, y: 15, width: 120, height: 60))
+        #expect(Box(x: -5, y: 2, width: 10, height: 10).clipped(width: 4, height: 3) == Box(x: 0, y: 2, width: 4, height: 1))
     }
 }
 

@@ -48,10 +48,6 @@ int cvb_yunet_detect(cvb_net *net, const uint8_t *pixels, int width, int height,
 int cvb_warp_face(const uint8_t *pixels, int width, int height, int stride, const double *matrix, int size,
                   uint8_t *out, cvb_status *status);
 
-/// Resizes an 8-bit gray image. `interpolation` is an OpenCV flag (1 linear, 3 area).
-int cvb_resize(const uint8_t *pixels, int width, int height, int stride,
-               uint8_t *out, int out_width, int out_height, int interpolation, cvb_status *status);
-
 /// Reads an image file as 8-bit gray. On success `*pixels` is malloc'd (free with `cvb_free`).
 int cvb_read_gray(const char *path, uint8_t **pixels, int *width, int *height, cvb_status *status);
 

@@ -64,7 +64,8 @@ final class StreamDecoder {
     /// or `body` returns `false`.
     ///
     /// Damaged packets are skipped and counted; a read error other than end-of-file ends the pass and is
-    /// reported as `.truncated`.
+    /// reported as `.truncated` (`.timeout` when a network source stopped answering); any other decoder error is
+    /// `.decodingFailed` with FFmpeg's message.
     func decode(
         from file: MediaFile,
         _ body: (UnsafeMutablePointer<AVFrame>) throws -> Bool
@@ -88,11 +89,14 @@ final class StreamDecoder {
                 throw MediaError(.decodingFailed, source: location, reason: ffmpegMessage(sent))
             }
             acceptedPackets += 1
-            keepGoing = try drain(codec: codec, frame: frame, body)
+            keepGoing = try drain(codec: codec, frame: frame, location: location, body)
         }
         if keepGoing {
             avcodec_send_packet(codec, nil)
-            _ = try drain(codec: codec, frame: frame, body)
+            _ = try drain(codec: codec, frame: frame, location: location, body)
+        }
+        if readError == FFmpegStatus.timedOut {
+            throw MediaError(.timeout, source: location, reason: "the source stopped answering: \(ffmpegMessage(readError))")
         }
         if readError != 0 {
             throw MediaError(.truncated, source: location, reason: "the data ends early: \(ffmpegMessage(readError))")
@@ -105,13 +109,14 @@ final class StreamDecoder {
     private func drain(
         codec: UnsafeMutablePointer<AVCodecContext>,
         frame: UnsafeMutablePointer<AVFrame>,
+        location: String,
         _ body: (UnsafeMutablePointer<AVFrame>) throws -> Bool
     ) throws -> Bool {
         while true {
             let status = avcodec_receive_frame(codec, frame)
             if status == FFmpegStatus.again || status == FFmpegStatus.endOfFile { return true }
             if status == FFmpegStatus.invalidData { damagedPackets += 1; continue }
-            if status < 0 { return true }
+            if status < 0 { throw MediaError(.decodingFailed, source: location, reason: ffmpegMessage(status)) }
             defer { av_frame_unref(frame) }
             if try !body(frame) { return false }
         }

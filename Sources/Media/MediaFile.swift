@@ -172,10 +172,16 @@ public final class MediaFile {
             ))
         }
         let duration = context.pointee.duration
+        func best(_ type: AVMediaType) -> Int? {
+            let index = av_find_best_stream(context, type, -1, -1, nil, 0)
+            return index >= 0 ? Int(index) : nil
+        }
         return MediaInfo(
             format: String(cString: context.pointee.iformat.pointee.name),
             duration: duration > 0 ? Double(duration) / Double(swift_av_time_base()) : 0,
-            streams: streams
+            streams: streams,
+            bestAudioIndex: best(AVMEDIA_TYPE_AUDIO),
+            bestVideoIndex: best(AVMEDIA_TYPE_VIDEO)
         )
     }
 

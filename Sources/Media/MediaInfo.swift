@@ -27,9 +27,13 @@ public struct MediaInfo: Sendable, Equatable, Codable {
     /// Duration in seconds (zero when the container does not say).
     public var duration: Double
     public var streams: [Stream]
+    /// Indices of the streams FFmpeg picks as the best audio and video streams (`av_find_best_stream`): the ones
+    /// the decoders read.
+    public var bestAudioIndex: Int?
+    public var bestVideoIndex: Int?
 
-    /// The stream FFmpeg would pick as the best audio stream, if any.
-    public var audio: Stream? { streams.first { $0.kind == .audio } }
-    /// The stream FFmpeg would pick as the best video stream, if any.
-    public var video: Stream? { streams.first { $0.kind == .video } }
+    /// The audio stream the decoder reads, if any.
+    public var audio: Stream? { streams.first { $0.index == bestAudioIndex } }
+    /// The video stream the decoder reads, if any.
+    public var video: Stream? { streams.first { $0.index == bestVideoIndex } }
 }

@@ -93,6 +93,25 @@ struct MediaFileTests {
         #expect(#expect(throws: MediaError.self) { try MediaFile(MediaSource(output)).decodeAudio() }?.code == .noAudioStream)
     }
 
+    @Test(.enabled(if: TestData.hasFFmpegTool, "needs the ffmpeg command-line tool to make a two-track file"))
+    func theProbeNamesTheAudioStreamTheDecoderReads() throws {
+        // Track 1 is flagged for the hearing impaired (FFmpeg never picks it as the best stream), track 2 is the
+        // speech: the probe's audio stream must be the one decoded, not the first.
+        let folder = try TestData.scratchFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let output = folder.appendingPathComponent("two tracks.mkv").path
+        try TestData.ffmpeg(["-i", TestData.speakingClip, "-f", "lavfi", "-i", "sine=frequency=300:sample_rate=8000:duration=3",
+                             "-map", "0:v", "-map", "1:a", "-map", "0:a", "-c:v", "copy", "-c:a", "flac",
+                             "-disposition:a:0", "hearing_impaired", output])
+        let file = try MediaFile(MediaSource(output))
+        #expect(file.info.streams.filter { $0.kind == .audio }.count == 2)
+        let audio = try #require(file.info.audio)
+        #expect(audio.index == 2 && audio.sampleRate == 48_000, "\(audio)")
+        let decoded = try file.decodeAudio()
+        let original = try MediaFile(MediaSource(TestData.speakingClip)).decodeAudio()
+        #expect(abs(decoded.samples.count - original.samples.count) < 1_600)
+    }
+
     @Test(.enabled(if: getuid() != 0, "root reads any file, so a permission error cannot be staged"))
     func unreadableFileIsReported() throws {
         let folder = try TestData.scratchFolder()

@@ -74,7 +74,7 @@ public final class FaceEmotionRecognizer {
 
     /// A prediction from clip (or image) logits, calibrated by the card's temperature.
     public func prediction(logits: [Float]) -> StreamPrediction {
-        StreamPrediction(labels: card.labels, logits: logits, mapping: mapping, temperature: card.temperature ?? 1)
+        card.prediction(logits: logits, mapping: mapping)
     }
 
     /// The aligned crop of a face image: a tight face crop (the FER2013 kind, at most 96 px a side) is padded by

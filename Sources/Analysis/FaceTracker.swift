@@ -31,8 +31,7 @@ public struct FaceTrack: Sendable, Equatable {
     public var last: DetectedFace
     /// Whether the last search that looked for this face found it.
     public var active: Bool
-    /// Sampled frames where it was found, and the sum of its box areas over them.
-    public var hits: Int
+    /// The sum of its box areas over the sampled frames where it was found.
     public var areaSum: Double
 }
 
@@ -46,8 +45,8 @@ public final class FaceTracker {
     public private(set) var mostFacesInOneFrame = 0
     private let detector: FaceDetector
     private var framesSinceFullSearch = 0
-    /// Sampled frames since the last fine pass that found nothing (`nil`: none has failed yet, or one found a face).
-    private var framesSinceFailedFineSearch: Int?
+    /// Whole-frame searches left to skip the fine pass after one that found nothing.
+    private var fineSearchCooldown = 0
     private var fineSearchFoundFaces = false
     private var nextID = 0
 
@@ -58,23 +57,9 @@ public final class FaceTracker {
 
     /// The faces in this frame, each with the id of its track.
     public func faces(in image: GrayImage) throws(VisionError) -> [(track: Int, face: DetectedFace)] {
-        var found: [(Int, DetectedFace)] = []
-        let due = tracks.isEmpty || framesSinceFullSearch >= search.fullSearchInterval || !tracks.contains { $0.active }
-        if !due {
-            framesSinceFullSearch += 1
-            for index in tracks.indices where tracks[index].active {
-                let last = tracks[index].last
-                let region = last.box.expanded(by: search.trackingMargin)
-                let candidates = try detector.faces(in: image, region: region, searchSize: search.trackingSize)
-                if let face = candidates.max(by: { $0.overlap(with: last) < $1.overlap(with: last) }), face.overlap(with: last) > 0.1 {
-                    update(index, with: face)
-                    found.append((tracks[index].id, face))
-                } else {
-                    tracks[index].active = false
-                }
-            }
-        }
-        if due || (!tracks.isEmpty && !tracks.contains { $0.active }) {
+        let follows = framesSinceFullSearch < search.fullSearchInterval && tracks.contains { $0.active }
+        var found = follows ? try followActiveTracks(image) : []
+        if !follows || !tracks.contains(where: { $0.active }) {
             found = try fullSearch(image)
         }
         mostFacesInOneFrame = max(mostFacesInOneFrame, found.count)
@@ -84,20 +69,36 @@ public final class FaceTracker {
     /// The track to report for the clip: the largest and most persistent face (greatest summed area).
     public var primary: FaceTrack? { tracks.max { $0.areaSum < $1.areaSum } }
 
+    /// Searches each active track's region; a track whose face is not there any more goes inactive.
+    private func followActiveTracks(_ image: GrayImage) throws(VisionError) -> [(Int, DetectedFace)] {
+        framesSinceFullSearch += 1
+        var found: [(Int, DetectedFace)] = []
+        for index in tracks.indices where tracks[index].active {
+            let last = tracks[index].last
+            let region = last.box.expanded(by: search.trackingMargin)
+            let candidates = try detector.faces(in: image, region: region, searchSize: search.trackingSize)
+            if let face = candidates.max(by: { $0.overlap(with: last) < $1.overlap(with: last) }), face.overlap(with: last) > 0.1 {
+                update(index, with: face)
+                found.append((tracks[index].id, face))
+            } else {
+                tracks[index].active = false
+            }
+        }
+        return found
+    }
+
     private func fullSearch(_ image: GrayImage) throws(VisionError) -> [(Int, DetectedFace)] {
         framesSinceFullSearch = 0
         let longerSide = max(image.width, image.height)
         // A whole frame is never enlarged: a small video is searched at its own size.
         var faces = try detector.faces(in: image, searchSize: min(search.coarseSize, longerSide))
-        if faces.isEmpty, longerSide > search.coarseSize, fineSearchFoundFaces || (framesSinceFailedFineSearch ?? .max) >= search.fineRetryInterval {
-            faces = try detector.faces(in: image, searchSize: min(search.fineSize, longerSide))
-            if faces.isEmpty {
-                framesSinceFailedFineSearch = 0
+        if faces.isEmpty, longerSide > search.coarseSize {
+            if fineSearchFoundFaces || fineSearchCooldown == 0 {
+                faces = try detector.faces(in: image, searchSize: min(search.fineSize, longerSide))
+                if faces.isEmpty { fineSearchCooldown = search.fineRetryInterval } else { fineSearchFoundFaces = true }
             } else {
-                fineSearchFoundFaces = true
+                fineSearchCooldown -= 1
             }
-        } else if faces.isEmpty {
-            framesSinceFailedFineSearch = framesSinceFailedFineSearch.map { $0 + 1 }
         }
         faces = Array(faces.sorted { $0.area > $1.area }.prefix(search.maximumTracks))
         for index in tracks.indices { tracks[index].active = false }
@@ -110,7 +111,7 @@ public final class FaceTracker {
                 update(match, with: face)
                 found.append((tracks[match].id, face))
             } else {
-                tracks.append(FaceTrack(id: nextID, last: face, active: true, hits: 1, areaSum: face.area))
+                tracks.append(FaceTrack(id: nextID, last: face, active: true, areaSum: face.area))
                 found.append((nextID, face))
                 nextID += 1
             }
@@ -121,7 +122,6 @@ public final class FaceTracker {
     private func update(_ index: Int, with face: DetectedFace) {
         tracks[index].last = face
         tracks[index].active = true
-        tracks[index].hits += 1
         tracks[index].areaSum += face.area
     }
 }

@@ -61,6 +61,11 @@ public struct ModelCard: Sendable, Codable, Equatable {
         return mapping
     }
 
+    /// A prediction from this model's logits, calibrated by the card's temperature.
+    public func prediction(logits: [Float], mapping: [String: EmotionLabel]) -> StreamPrediction {
+        StreamPrediction(labels: labels, logits: logits, mapping: mapping, temperature: temperature ?? 1)
+    }
+
     /// A required numeric input parameter.
     func parameter(_ key: String) throws(AnalysisError) -> Double {
         guard let value = input[key] else {

@@ -50,7 +50,7 @@ public final class SpeechEmotionRecognizer {
     /// Predicts from samples already at the front end's sample rate.
     public func predict(_ audio: AudioBuffer) throws -> StreamPrediction {
         let window = frontEnd.window(for: audio.samples)
-        return StreamPrediction(labels: card.labels, logits: try logits(for: window), mapping: mapping, temperature: card.temperature ?? 1)
+        return card.prediction(logits: try logits(for: window), mapping: mapping)
     }
 
     /// Decodes `source` (or a span of it) and predicts.
@@ -79,7 +79,7 @@ public final class SpeechEmotionRecognizer {
         let logits = try logits(for: window)
         let inference = clock.now - start
         return SpeechAnalysis(
-            prediction: StreamPrediction(labels: card.labels, logits: logits, mapping: mapping, temperature: card.temperature ?? 1),
+            prediction: card.prediction(logits: logits, mapping: mapping),
             duration: audio.duration,
             timings: ["open": open.seconds, "decode": decode.seconds, "front_end": frontEndTime.seconds, "inference": inference.seconds]
         )

@@ -71,7 +71,7 @@ public enum EvaluationProtocol: String, Sendable, CaseIterable, Codable {
 }
 
 /// The outcome of an evaluation run, as printed by the `evaluate` commands.
-public struct EvaluationReport: Sendable, Equatable, Codable {
+public struct EvaluationReport: Sendable, Equatable, Encodable {
     public var n: Int
     public var accuracy: Double
     public var macroF1: Double
@@ -99,7 +99,7 @@ public struct EvaluationReport: Sendable, Equatable, Codable {
 }
 
 /// What the face detector found over an evaluation's clips.
-public struct DetectionSummary: Sendable, Equatable, Codable {
+public struct DetectionSummary: Sendable, Equatable, Encodable {
     /// Clips analysed, and those where a face was found.
     public var clips = 0
     public var clipsWithFace = 0
@@ -109,10 +109,8 @@ public struct DetectionSummary: Sendable, Equatable, Codable {
     /// Clips by the most faces seen in one frame, and by display rotation (keys as text for JSON).
     public var facesSeen: [String: Int] = [:]
     public var rotations: [String: Int] = [:]
-    /// Median and smallest face height, as a fraction of the frame height, over the clips with a face.
-    public var medianFaceHeight = 0.0
-    public var smallestFaceHeight = 0.0
-    private var heights: [Double] = []
+    /// Each clip's face height, as a fraction of the frame height, over the clips with a face.
+    public private(set) var faceHeights: [Double] = []
 
     enum CodingKeys: String, CodingKey {
         case clips, clipsWithFace = "clips_with_face", framesSampled = "frames_sampled", framesWithFace = "frames_with_face"
@@ -120,6 +118,22 @@ public struct DetectionSummary: Sendable, Equatable, Codable {
     }
 
     public init() {}
+
+    /// Median and smallest of `faceHeights` (0 without clips with a face).
+    public var medianFaceHeight: Double { faceHeights.isEmpty ? 0 : faceHeights.sorted()[faceHeights.count / 2] }
+    public var smallestFaceHeight: Double { faceHeights.min() ?? 0 }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(clips, forKey: .clips)
+        try container.encode(clipsWithFace, forKey: .clipsWithFace)
+        try container.encode(framesSampled, forKey: .framesSampled)
+        try container.encode(framesWithFace, forKey: .framesWithFace)
+        try container.encode(facesSeen, forKey: .facesSeen)
+        try container.encode(rotations, forKey: .rotations)
+        try container.encode(medianFaceHeight, forKey: .medianFaceHeight)
+        try container.encode(smallestFaceHeight, forKey: .smallestFaceHeight)
+    }
 
     /// Share of sampled frames where the clip's face was found.
     public var faceFrameRate: Double { framesSampled > 0 ? Double(framesWithFace) / Double(framesSampled) : 0 }
@@ -133,9 +147,6 @@ public struct DetectionSummary: Sendable, Equatable, Codable {
         rotations[String(rotation), default: 0] += 1
         guard facesFound > 0 else { return }
         clipsWithFace += 1
-        heights.append(faceHeight)
-        let sorted = heights.sorted()
-        medianFaceHeight = sorted[sorted.count / 2]
-        smallestFaceHeight = sorted[0]
+        faceHeights.append(faceHeight)
     }
 }

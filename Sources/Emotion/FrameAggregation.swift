@@ -55,7 +55,7 @@ public enum FrameAggregation: String, Sendable, CaseIterable, Codable {
             let ranked = frames.sorted { Self.distance($0.logits, median) < Self.distance($1.logits, median) }
             return Self.meanLogits.clipLogits(Array(ranked.prefix(frames.count - frames.count / 4)))
         case .topHalf:
-            let ranked = frames.sorted { (softmax($0.logits).max() ?? 0) > (softmax($1.logits).max() ?? 0) }
+            let ranked = zip(frames, frames.map { softmax($0.logits).max() ?? 0 }).sorted { $0.1 > $1.1 }.map(\.0)
             return Self.meanLogits.clipLogits(Array(ranked.prefix(max(1, (frames.count + 1) / 2))))
         }
     }

@@ -41,19 +41,14 @@ public func submit(
         try Topology.declare(StreamKind.allCases.map { Topology.jobQueue($0.rawValue) } + [Topology.resultsQueue],
                              on: connection, channel: 1)
         for clip in pending {
-            let planned: [Segment]
-            if let stored = try store.segmentPlan(clipID: clip.id) {
-                planned = stored
-            } else {
-                do {
-                    planned = try plannedSegments(clip, plan: plan, store: store, timeout: probeTimeout)
-                } catch let error as MediaError where error.code == .timeout {
-                    try store.failUnprobed(clipID: clip.id, reason: "\(error.code.rawValue): \(error.reason)")
-                    failed += 1
-                    continue
-                }
+            let segments: [Segment]
+            do {
+                segments = try store.segmentPlan(clipID: clip.id) ?? plannedSegments(clip, plan: plan, store: store, timeout: probeTimeout)
+            } catch let error as MediaError where error.code == .timeout {
+                try store.failUnprobed(clipID: clip.id, reason: "\(error.code.rawValue): \(error.reason)")
+                failed += 1
+                continue
             }
-            let segments = planned
             let windows: [Segment?] = segments.isEmpty ? [nil] : segments
             for window in windows {
                 for stream in StreamKind.allCases {

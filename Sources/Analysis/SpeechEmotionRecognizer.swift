@@ -6,20 +6,24 @@ import Vision
 /// What the speech stream found in one clip (or one span of it).
 public struct SpeechAnalysis: Sendable, Codable, Equatable {
     public var prediction: StreamPrediction
+    /// What the speech-presence check measured.
+    public var speech: SpeechPresenceDetector.Evidence
     /// Seconds of audio decoded.
     public var duration: Double
-    /// Seconds spent per stage: `open` (demuxer and stream probe), `decode` (decode and resample), `front_end`,
-    /// `inference`.
+    /// Seconds spent per stage: `open` (demuxer and stream probe), `decode` (decode and resample),
+    /// `speech_presence`, `front_end`, `inference`.
     public var timings: [String: Double]
 }
 
-/// Speech emotion recognition: decode to 16 kHz mono, log-mel front end, ONNX model.
+/// Speech emotion recognition: decode to 16 kHz mono, check that there is speech, log-mel front end, ONNX model.
 ///
-/// Owns its network; not thread-safe — give each thread its own instance.
+/// Owns its network and detector; not thread-safe — give each thread its own instance.
 public final class SpeechEmotionRecognizer {
     public let card: ModelCard
     public let mapping: [String: EmotionLabel]
     public let frontEnd: SpeechFrontEnd
+    /// Decides whether the audio holds speech at all, before the model is asked which emotion it carries.
+    public let presence: SpeechPresenceDetector
     private let network: NeuralNetwork
     /// Peak amplitude below which a track counts as silent (-60 dBFS).
     public static let silenceThreshold: Float = 0.001
@@ -33,6 +37,7 @@ public final class SpeechEmotionRecognizer {
         mapping = try card.canonicalMapping()
         frontEnd = try SpeechFrontEnd(parameters: SpeechFrontEnd.Parameters(card: card))
         network = try NeuralNetwork(onnxPath: directory.appendingPathComponent(card.onnx).path)
+        presence = try SpeechPresenceDetector(sampleRate: frontEnd.parameters.sampleRate)
     }
 
     /// The model's input tensor shape.
@@ -56,7 +61,8 @@ public final class SpeechEmotionRecognizer {
     /// Decodes `source` (or a span of it) and predicts.
     ///
     /// - Throws: `MediaError` for unreadable media, `StreamFailure` with code `silent_audio_track` when the
-    ///   track holds no sound, `VisionError`/`AnalysisError` for model failures.
+    ///   track holds no sound and `no_speech` when its sound is not speech, `VisionError`/`AnalysisError` for
+    ///   model failures.
     public func analyze(_ source: MediaSource, range: TimeRange? = nil, options: MediaOpenOptions = .init()) throws -> SpeechAnalysis {
         let clock = ContinuousClock()
         var start = clock.now
@@ -73,6 +79,12 @@ public final class SpeechEmotionRecognizer {
                                 reason: audio.samples.isEmpty ? "the audio track is empty" : "the audio track is silent")
         }
         start = clock.now
+        let speech = presence.evidence(for: audio.samples)
+        guard speech.isSpeech else {
+            throw StreamFailure(code: StreamFailure.noSpeech, reason: "no speech in the audio: \(speech)")
+        }
+        let presenceTime = clock.now - start
+        start = clock.now
         let window = frontEnd.window(for: audio.samples)
         let frontEndTime = clock.now - start
         start = clock.now
@@ -80,8 +92,10 @@ public final class SpeechEmotionRecognizer {
         let inference = clock.now - start
         return SpeechAnalysis(
             prediction: card.prediction(logits: logits, mapping: mapping),
+            speech: speech,
             duration: audio.duration,
-            timings: ["open": open.seconds, "decode": decode.seconds, "front_end": frontEndTime.seconds, "inference": inference.seconds]
+            timings: ["open": open.seconds, "decode": decode.seconds, "speech_presence": presenceTime.seconds,
+                      "front_end": frontEndTime.seconds, "inference": inference.seconds]
         )
     }
 }

@@ -24,15 +24,17 @@ public struct StreamFailure: Error, Sendable, Codable, Equatable, CustomStringCo
         }
     }
 
-    /// Whether the failure means the stream is simply not there (no track, a silent track, no face):
+    /// Whether the failure means the stream is simply not there (no track, a silent track, no speech, no face):
     /// fusion then answers from the other stream.
     public var meansAbsent: Bool {
         [MediaError.Code.noAudioStream.rawValue, MediaError.Code.noVideoStream.rawValue,
-         Self.silentTrack, Self.noFace].contains(code)
+         Self.silentTrack, Self.noSpeech, Self.noFace].contains(code)
     }
 
     /// Code for an audio track whose samples are (nearly) all zero.
     public static let silentTrack = "silent_audio_track"
+    /// Code for an audio track (or a span of one) that has sound but no speech: silence with noise, a tone, music.
+    public static let noSpeech = "no_speech"
     /// Code for a video in which no sampled frame showed a face.
     public static let noFace = "no_face"
 

@@ -6,6 +6,6 @@ struct AudioWorker: AsyncParsableCommand {
         commandName: "er-audio-worker",
         abstract: "Speech emotion recognition on audio tracks.",
         version: "0.1.0",
-        subcommands: [Run.self, Evaluate.self, Benchmark.self]
+        subcommands: [Run.self, Evaluate.self, Presence.self, Benchmark.self]
     )
 }

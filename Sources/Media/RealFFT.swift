@@ -39,7 +39,31 @@ public final class RealFFT {
     ///   - samples: At most `size` real samples.
     ///   - power: Receives `size / 2 + 1` values.
     public func powerSpectrum(of samples: UnsafeBufferPointer<Float>, into power: UnsafeMutableBufferPointer<Float>) {
-        precondition(samples.count <= size && power.count >= size / 2 + 1)
+        precondition(power.count >= size / 2 + 1)
+        run(samples)
+        output.withUnsafeBufferPointer { spectrum in
+            for bin in 0...(size / 2) {
+                let real = spectrum[2 * bin]
+                let imaginary = spectrum[2 * bin + 1]
+                power[bin] = real * real + imaginary * imaginary
+            }
+        }
+    }
+
+    /// Writes the real parts Re X[k] for k in 0...size/2 of `samples` (zero-padded to `size`) into `real`.
+    ///
+    /// For an even sequence (x[n] = x[size - n]), such as a power spectrum mirrored to full length, the transform
+    /// is real: this is how an autocorrelation is computed from a power spectrum.
+    public func realPart(of samples: UnsafeBufferPointer<Float>, into real: UnsafeMutableBufferPointer<Float>) {
+        precondition(real.count >= size / 2 + 1)
+        run(samples)
+        output.withUnsafeBufferPointer { spectrum in
+            for bin in 0...(size / 2) { real[bin] = spectrum[2 * bin] }
+        }
+    }
+
+    private func run(_ samples: UnsafeBufferPointer<Float>) {
+        precondition(samples.count <= size)
         input.withUnsafeMutableBufferPointer { buffer in
             _ = buffer.update(fromContentsOf: samples)
             for index in samples.count..<size { buffer[index] = 0 }
@@ -47,13 +71,6 @@ public final class RealFFT {
         input.withUnsafeMutableBytes { inputBytes in
             output.withUnsafeMutableBytes { outputBytes in
                 transform(context, outputBytes.baseAddress, inputBytes.baseAddress, MemoryLayout<Float>.stride)
-            }
-        }
-        output.withUnsafeBufferPointer { spectrum in
-            for bin in 0...(size / 2) {
-                let real = spectrum[2 * bin]
-                let imaginary = spectrum[2 * bin + 1]
-                power[bin] = real * real + imaginary * imaginary
             }
         }
     }

@@ -226,6 +226,10 @@ def train_member(seed, widths, reps, bank, y_tr, feats_va, y_va, args, log):
     steps_per_epoch = math.ceil(len(bank) / args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch,
                                                 pct_start=0.15)
+    weight = None
+    if getattr(args, "balance", False):  # inverse class frequency (RAVDESS has half as many neutral takes)
+        counts = np.bincount(y_tr, minlength=8).astype(np.float64)
+        weight = torch.tensor(len(y_tr) / (8 * np.maximum(counts, 1)), dtype=torch.float32)
     hist = []
     for ep in range(args.epochs):
         t0 = time.time()
@@ -243,16 +247,20 @@ def train_member(seed, widths, reps, bank, y_tr, feats_va, y_va, args, log):
                 perm = torch.from_numpy(rng.permutation(len(xb)))
                 xb = lam * xb + (1 - lam) * xb[perm]
                 out = model(xb)
-                loss = lam * F.cross_entropy(out, yb, label_smoothing=args.smooth) + \
-                    (1 - lam) * F.cross_entropy(out, yb[perm], label_smoothing=args.smooth)
+                loss = lam * F.cross_entropy(out, yb, weight=weight, label_smoothing=args.smooth) + \
+                    (1 - lam) * F.cross_entropy(out, yb[perm], weight=weight, label_smoothing=args.smooth)
             else:
-                loss = F.cross_entropy(model(xb), yb, label_smoothing=args.smooth)
+                loss = F.cross_entropy(model(xb), yb, weight=weight, label_smoothing=args.smooth)
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
             tot += float(loss)
             nb += 1
+        if feats_va is None:  # final model on every actor: nothing held out to score
+            hist.append({"epoch": ep + 1, "loss": tot / nb})
+            log(f"seed {seed} ep {ep + 1:3d} loss {tot / nb:.4f} | {time.time() - t0:.1f}s (feat {tf:.1f}s)")
+            continue
         m = evaluate(predict(model, feats_va), y_va)
         hist.append({"epoch": ep + 1, "loss": tot / nb, "r7": m["ravdess7"]["accuracy"],
                      "r7f1": m["ravdess7"]["macro_f1"], "can": m["canonical"]["accuracy"],
@@ -307,6 +315,7 @@ def main():
     ap.add_argument("--dropout", type=float, default=0.3)
     ap.add_argument("--smooth", type=float, default=0.1)
     ap.add_argument("--mixup", type=float, default=0.0)
+    ap.add_argument("--balance", action="store_true", help="weight the loss by inverse class frequency")
     ap.add_argument("--p-speed", type=float, default=0.8)
     ap.add_argument("--speed", type=float, default=0.15)
     ap.add_argument("--p-noise", type=float, default=0.5)

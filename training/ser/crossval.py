@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Actor-grouped cross-validation of an SER training recipe on RAVDESS actors 1-20, with a corruption table.
+
+Five folds of four actors (1-4, 5-8, ..., 17-20): each fold trains on the other 16 actors and is scored on its own 4
+under both protocols (`ravdess7`, `canonical`), clean and under every corruption in `corruptions.KINDS`. Actors 21-24
+stay unseen. `--final` then trains the recipe on all 20 actors (the model to ship; nothing is held out for it).
+
+Examples (from the repository root):
+  python3 training/ser/crossval.py --name cv-base                      # the shipped a2 recipe
+  python3 training/ser/crossval.py --name cv-robust --robust --mixup 0.4 --balance --final
+
+Writes training/ser/runs/<name>/: log.txt, fold<k>.pt, cv.json (per fold, mean and spread), final.pt.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import corruptions  # noqa: E402
+import frontend  # noqa: E402
+import train  # noqa: E402
+
+ACTORS = range(1, 21)
+FOLDS = [list(range(4 * k + 1, 4 * k + 5)) for k in range(5)]
+HERE = os.path.dirname(os.path.abspath(__file__))
+CODEC_CACHE = os.path.join(HERE, "cache", "codecs")
+
+
+def robust_wave(x, rng, args, pool):
+    """Training augmentation with the corruptions that real recordings bring, then the standard perturbations."""
+    if rng.random() < args.p_corrupt:
+        choice = rng.choice(["babble", "reverb", "telephone", "codec", "clipping"])
+        if choice == "babble":
+            x = corruptions.babble(x, rng.uniform(3, 30), rng, pool)
+        elif choice == "reverb":
+            x = corruptions.reverb(x, rng, rt60=rng.uniform(0.2, 0.9))
+        elif choice == "telephone":
+            x = corruptions.telephone(x)
+        elif choice == "codec":
+            x = corruptions.codec(x, str(rng.choice(["aac-32k", "mp3-64k"])), CODEC_CACHE)
+        else:
+            x = corruptions.clipping(x, rng.uniform(0.05, 0.5))
+    return train.augment_wave(x, rng, args)
+
+
+def build_bank(xs, groups, rng, args, log):
+    """K log-mel variants per clip (variant 0 clean). Babble comes from clips of the same fold group only, so a
+    validation fold never lends its voices to a training clip."""
+    t0 = time.time()
+    by_group = {g: [x for x, h in zip(xs, groups) if h == g] for g in set(groups)}
+    bank = []
+    for x, g in zip(xs, groups):
+        variants = []
+        for k in range(args.bank):
+            if k == 0:
+                w = x
+            elif args.robust:
+                w = robust_wave(x, rng, args, by_group[g])
+            else:
+                w = train.augment_wave(x, rng, args)
+            lm, en = frontend.log_mel_and_energy(w)
+            variants.append((lm.astype(np.float16), en.astype(np.float64)))
+        bank.append(variants)
+    log(f"feature bank: {len(xs)} clips x {args.bank} variants in {time.time() - t0:.1f}s")
+    return bank
+
+
+def corruption_table(model, xs, y, seed):
+    """Both protocols per corruption kind for clips xs (one fold's validation actors)."""
+    table = {}
+    for j, kind in enumerate(corruptions.KINDS):
+        rng = np.random.default_rng(seed * 100 + j)
+        feats = []
+        for i, x in enumerate(xs):
+            pool = [o for k, o in enumerate(xs) if k != i]
+            feats.append(frontend.features(corruptions.corrupt(x, kind, rng, pool, CODEC_CACHE)))
+        m = train.evaluate(train.predict(model, np.stack(feats)), y)
+        table[kind] = {"ravdess7": m["ravdess7"]["accuracy"], "canonical": m["canonical"]["accuracy"]}
+    return table
+
+
+def summarise(values):
+    a = np.array(values, dtype=np.float64)
+    return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if len(a) > 1 else 0.0,
+            "min": float(a.min()), "max": float(a.max())}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default="../shared/data/ravdess/speech-16k")
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--folds", default="0,1,2,3,4", help="which folds to run (0 = actors 1-4, ...; '' for none)")
+    ap.add_argument("--final", action="store_true", help="then train on all 20 actors (final.pt)")
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--widths", default="16,32,64,128")
+    ap.add_argument("--reps", default="1,1,1,1")
+    ap.add_argument("--head", type=int, default=256)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--wd", type=float, default=1e-2)
+    ap.add_argument("--dropout", type=float, default=0.3)
+    ap.add_argument("--smooth", type=float, default=0.1)
+    ap.add_argument("--mixup", type=float, default=0.0)
+    ap.add_argument("--balance", action="store_true")
+    ap.add_argument("--robust", action="store_true", help="train with babble, reverb, telephone, codec, clipping")
+    ap.add_argument("--p-corrupt", type=float, default=0.6)
+    ap.add_argument("--p-speed", type=float, default=0.8)
+    ap.add_argument("--speed", type=float, default=0.15)
+    ap.add_argument("--p-noise", type=float, default=0.5)
+    ap.add_argument("--snr-lo", type=float, default=5.0)
+    ap.add_argument("--snr-hi", type=float, default=35.0)
+    ap.add_argument("--p-randcrop", type=float, default=0.5)
+    ap.add_argument("--fmask", type=int, default=8)
+    ap.add_argument("--tmask", type=int, default=30)
+    ap.add_argument("--bank", type=int, default=8)
+    args = ap.parse_args()
+
+    torch.set_num_threads(1)
+    run_dir = os.path.join(HERE, "runs", args.name)
+    os.makedirs(run_dir, exist_ok=True)
+    logf = open(os.path.join(run_dir, "log.txt"), "a")
+
+    def log(s):
+        print(s, flush=True)
+        logf.write(s + "\n")
+        logf.flush()
+
+    log(f"args: {vars(args)}")
+    t0 = time.time()
+    xs, y, _ = train.load_split(args.data, ACTORS)
+    actors = np.repeat(np.array(list(ACTORS)), 60)
+    assert len(actors) == len(xs)
+    groups = [(a - 1) // 4 for a in actors]
+    bank = build_bank(xs, groups, np.random.default_rng(args.seed + 1000), args, log)
+    widths = tuple(int(v) for v in args.widths.split(","))
+    reps = tuple(int(v) for v in args.reps.split(","))
+
+    result_path = os.path.join(run_dir, "cv.json")
+    result = json.load(open(result_path)) if os.path.exists(result_path) else {"args": vars(args), "folds": {}}
+    for k in (int(v) for v in args.folds.split(",") if v):
+        if str(k) in result["folds"]:
+            log(f"fold {k}: already done")
+            continue
+        val = np.isin(actors, FOLDS[k])
+        tr = np.flatnonzero(~val)
+        va = np.flatnonzero(val)
+        feats_va = np.stack([frontend.features(xs[i]) for i in va])
+        log(f"fold {k}: validation actors {FOLDS[k]}, train {len(tr)} clips, validation {len(va)} clips")
+        model, hist = train.train_member(args.seed, widths, reps, [bank[i] for i in tr], y[tr], feats_va, y[va],
+                                         args, log)
+        torch.save(model.state_dict(), os.path.join(run_dir, f"fold{k}.pt"))
+        metrics = train.evaluate(train.predict(model, feats_va), y[va])
+        table = corruption_table(model, [xs[i] for i in va], y[va], args.seed + k)
+        log(f"fold {k}: ravdess7 {metrics['ravdess7']['accuracy']:.4f} canonical {metrics['canonical']['accuracy']:.4f}"
+            f" | " + " ".join(f"{kind} {v['ravdess7']:.3f}" for kind, v in table.items()))
+        result["folds"][str(k)] = {"actors": FOLDS[k], "metrics": metrics, "corruptions": table, "history": hist}
+        json.dump(result, open(result_path, "w"), indent=1)
+
+    done = [result["folds"][f] for f in sorted(result["folds"])]
+    if done:
+        result["summary"] = {
+            "folds": len(done),
+            "ravdess7": summarise([f["metrics"]["ravdess7"]["accuracy"] for f in done]),
+            "canonical": summarise([f["metrics"]["canonical"]["accuracy"] for f in done]),
+            "ravdess7_macro_f1": summarise([f["metrics"]["ravdess7"]["macro_f1"] for f in done]),
+            "canonical_macro_f1": summarise([f["metrics"]["canonical"]["macro_f1"] for f in done]),
+            "corruptions": {kind: {p: summarise([f["corruptions"][kind][p] for f in done])
+                                   for p in ("ravdess7", "canonical")} for kind in corruptions.KINDS},
+        }
+        json.dump(result, open(result_path, "w"), indent=1)
+        s = result["summary"]
+        log(f"CV over {len(done)} folds: ravdess7 {s['ravdess7']['mean']:.4f} +- {s['ravdess7']['std']:.4f}, "
+            f"canonical {s['canonical']['mean']:.4f} +- {s['canonical']['std']:.4f}")
+
+    if args.final:
+        log("final: all 20 actors")
+        model, _ = train.train_member(args.seed, widths, reps, bank, y, None, None, args, log)
+        torch.save(model.state_dict(), os.path.join(run_dir, "final.pt"))
+    log(f"total {time.time() - t0:.0f}s")
+
+
+if __name__ == "__main__":
+    main()

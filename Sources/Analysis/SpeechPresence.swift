@@ -101,20 +101,21 @@ public final class SpeechPresenceDetector {
         var squares = [Double](repeating: 0, count: filtered.count + 1)
         for index in filtered.indices { squares[index + 1] = squares[index] + Double(filtered[index] * filtered[index]) }
         let count = samples.count < frameLength ? 0 : (samples.count - frameLength) / hopLength + 1
-        var levels = [Float]()
-        var peaks = [(value: Float, lag: Double)]()
-        levels.reserveCapacity(count)
-        peaks.reserveCapacity(count)
-        for index in 0..<count {
+        let levels = (0..<count).map { index in
             let start = index * hopLength
             let meanSquare = (squares[start + frameLength] - squares[start]) / Double(frameLength)
-            levels.append(10 * Float(log10(meanSquare + 1e-12)))
-            filtered.withUnsafeBufferPointer { autocorrelate(UnsafeBufferPointer(rebasing: $0[start..<(start + frameLength)])) }
-            peaks.append(period(frameStart: start, squares: squares))
+            return 10 * Float(log10(meanSquare + 1e-12))
         }
         let loudest = levels.max() ?? -120
-        let periodic = (0..<count).map { levels[$0] >= thresholds.frameLevel && levels[$0] >= loudest + thresholds.relativeLevel
-            && peaks[$0].value >= thresholds.voicing }
+        let floor = max(thresholds.frameLevel, loudest + thresholds.relativeLevel)
+        // Periodicity only where a frame is loud enough to count (pauses cost nothing).
+        var peaks = [(value: Float, lag: Double)](repeating: (0, Double(maximumLag)), count: count)
+        for index in 0..<count where levels[index] >= floor {
+            let start = index * hopLength
+            filtered.withUnsafeBufferPointer { autocorrelate(UnsafeBufferPointer(rebasing: $0[start..<(start + frameLength)])) }
+            peaks[index] = period(frameStart: start, squares: squares)
+        }
+        let periodic = (0..<count).map { levels[$0] >= floor && peaks[$0].value >= thresholds.voicing }
         // Voiced runs: periodic frames in a row, at least `thresholds.shortestRun` of them (noise is periodic
         // now and then for a frame or two; a syllable's vowel lasts longer).
         var runs: [Range<Int>] = []

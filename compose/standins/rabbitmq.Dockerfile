@@ -19,4 +19,6 @@ ENV HOME=/var/lib/rabbitmq RABBITMQ_LOGS=-
 VOLUME /var/lib/rabbitmq
 EXPOSE 5672 15672
 ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]
-CMD ["rabbitmq-server"]
+# The server script itself (not the Debian wrapper in /usr/sbin, which runs it as a child and so would leave
+# SIGTERM from `docker stop` unanswered): it traps TERM and stops the node cleanly.
+CMD ["/usr/lib/rabbitmq/bin/rabbitmq-server"]

@@ -10,12 +10,15 @@ Examples (from the repository root):
   python3 training/ser/crossval.py --name cv-robust --robust --mixup 0.4 --balance --final
 
 Writes training/ser/runs/<name>/: log.txt, fold<k>.pt, cv.json (per fold, mean and spread), final.pt.
+Folds can run side by side (`--folds 0,1,2` and `--folds 3,4 --final` under two names); then
+`crossval.py --merge NAME PART...` joins them into one run.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -92,7 +95,46 @@ def summarise(values):
             "min": float(a.min()), "max": float(a.max())}
 
 
+def write_summary(result, path, log):
+    """Mean and spread over the folds done, clean and per corruption, into result["summary"] and `path`."""
+    done = [result["folds"][f] for f in sorted(result["folds"])]
+    if not done:
+        return
+    result["summary"] = {
+        "folds": len(done),
+        "ravdess7": summarise([f["metrics"]["ravdess7"]["accuracy"] for f in done]),
+        "canonical": summarise([f["metrics"]["canonical"]["accuracy"] for f in done]),
+        "ravdess7_macro_f1": summarise([f["metrics"]["ravdess7"]["macro_f1"] for f in done]),
+        "canonical_macro_f1": summarise([f["metrics"]["canonical"]["macro_f1"] for f in done]),
+        "corruptions": {kind: {p: summarise([f["corruptions"][kind][p] for f in done])
+                               for p in ("ravdess7", "canonical")} for kind in corruptions.KINDS},
+    }
+    json.dump(result, open(path, "w"), indent=1)
+    s = result["summary"]
+    log(f"CV over {len(done)} folds: ravdess7 {s['ravdess7']['mean']:.4f} +- {s['ravdess7']['std']:.4f}, "
+        f"canonical {s['canonical']['mean']:.4f} +- {s['canonical']['std']:.4f}")
+
+
+def merge(name, parts):
+    """One run from runs that each did some folds of the same recipe (run side by side on two cores)."""
+    run_dir = os.path.join(HERE, "runs", name)
+    os.makedirs(run_dir, exist_ok=True)
+    result = {"folds": {}, "merged_from": parts}
+    for part in parts:
+        other = json.load(open(os.path.join(HERE, "runs", part, "cv.json")))
+        result.setdefault("args", other["args"])
+        for fold, value in other["folds"].items():
+            result["folds"][fold] = value
+            shutil.copyfile(os.path.join(HERE, "runs", part, f"fold{fold}.pt"), os.path.join(run_dir, f"fold{fold}.pt"))
+        final = os.path.join(HERE, "runs", part, "final.pt")
+        if os.path.exists(final):
+            shutil.copyfile(final, os.path.join(run_dir, "final.pt"))
+    write_summary(result, os.path.join(run_dir, "cv.json"), print)
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--merge":  # crossval.py --merge NAME PART...
+        return merge(sys.argv[2], sys.argv[3:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="../shared/data/ravdess/speech-16k")
     ap.add_argument("--name", required=True)
@@ -112,6 +154,8 @@ def main():
     ap.add_argument("--balance", action="store_true")
     ap.add_argument("--robust", action="store_true", help="train with babble, reverb, telephone, codec, clipping")
     ap.add_argument("--p-corrupt", type=float, default=0.6)
+    ap.add_argument("--gain-lo", type=float, default=-6.0, help="waveform gain range, dB")
+    ap.add_argument("--gain-hi", type=float, default=6.0)
     ap.add_argument("--p-speed", type=float, default=0.8)
     ap.add_argument("--speed", type=float, default=0.15)
     ap.add_argument("--p-noise", type=float, default=0.5)
@@ -164,21 +208,7 @@ def main():
         result["folds"][str(k)] = {"actors": FOLDS[k], "metrics": metrics, "corruptions": table, "history": hist}
         json.dump(result, open(result_path, "w"), indent=1)
 
-    done = [result["folds"][f] for f in sorted(result["folds"])]
-    if done:
-        result["summary"] = {
-            "folds": len(done),
-            "ravdess7": summarise([f["metrics"]["ravdess7"]["accuracy"] for f in done]),
-            "canonical": summarise([f["metrics"]["canonical"]["accuracy"] for f in done]),
-            "ravdess7_macro_f1": summarise([f["metrics"]["ravdess7"]["macro_f1"] for f in done]),
-            "canonical_macro_f1": summarise([f["metrics"]["canonical"]["macro_f1"] for f in done]),
-            "corruptions": {kind: {p: summarise([f["corruptions"][kind][p] for f in done])
-                                   for p in ("ravdess7", "canonical")} for kind in corruptions.KINDS},
-        }
-        json.dump(result, open(result_path, "w"), indent=1)
-        s = result["summary"]
-        log(f"CV over {len(done)} folds: ravdess7 {s['ravdess7']['mean']:.4f} +- {s['ravdess7']['std']:.4f}, "
-            f"canonical {s['canonical']['mean']:.4f} +- {s['canonical']['std']:.4f}")
+    write_summary(result, result_path, log)
 
     if args.final:
         log("final: all 20 actors")

@@ -60,7 +60,7 @@ def augment_wave(x, rng, args):
         r = rng.uniform(1.0 - args.speed, 1.0 + args.speed)
         t = np.arange(0, len(x) - 1, r)
         x = np.interp(t, np.arange(len(x)), x).astype(np.float32)
-    x = x * np.float32(10.0 ** (rng.uniform(-6, 6) / 20.0))
+    x = x * np.float32(10.0 ** (rng.uniform(getattr(args, "gain_lo", -6.0), getattr(args, "gain_hi", 6.0)) / 20.0))
     if rng.random() < args.p_noise:
         snr = rng.uniform(args.snr_lo, args.snr_hi)
         rms = math.sqrt(float(np.mean(x.astype(np.float64) ** 2)) + 1e-12)

@@ -65,7 +65,8 @@ extension ResultStore {
                 result.jobID.uuidString, String(result.attempt), result.facesSeen.map(String.init),
             ])
         let states = try database.query("""
-            SELECT stream, outcome, model_labels, logits, probabilities, fusion_weight, error_code, error
+            SELECT stream, outcome, array_to_json(model_labels) AS model_labels, array_to_json(logits) AS logits,
+                   probabilities, fusion_weight, error_code, error
             FROM segment_results WHERE clip_id = $1 AND segment_index = $2
             """, [clip, index])
         let decision = ClipDecision.decide(

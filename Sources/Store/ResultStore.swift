@@ -139,25 +139,33 @@ public struct ResultStore {
 
     private func streamState(clipID: Int64, stream: StreamKind) throws -> StreamState? {
         let rows = try database.query("""
-            SELECT outcome, model_labels, logits, probabilities, fusion_weight, error_code, error
+            SELECT outcome, array_to_json(model_labels) AS model_labels, array_to_json(logits) AS logits, probabilities,
+                   fusion_weight, error_code, error
             FROM stream_results WHERE clip_id = $1 AND stream = $2
             """, [String(clipID), stream.rawValue])
         return try rows.first.map(Self.streamState)
     }
 
-    /// A stored stream result (columns outcome, model_labels, logits, probabilities, fusion_weight, error_code,
-    /// error) as Fusion's input.
+    /// A stored stream result (columns outcome, model_labels and logits as JSON arrays, probabilities,
+    /// fusion_weight, error_code, error) as Fusion's input. A stored prediction that does not hold together (labels
+    /// and logits of different lengths, unreadable probabilities) is a failed stream with that reason, never a trap.
     static func streamState(_ row: Row) throws -> StreamState {
         guard let outcome = row["outcome"].flatMap(StreamOutcome.init(rawValue:)) else {
             throw DatabaseError(.decodingFailed, message: "unknown stream outcome \(row["outcome"] ?? "NULL")")
         }
-        var prediction: StreamPrediction?
-        if outcome == .ok, let labels = row["model_labels"].map(Self.parseArray), let logits = row["logits"].map(Self.parseArray),
-           let probabilities = row["probabilities"].flatMap(Self.parseProbabilities) {
-            prediction = StreamPrediction(labels: labels, logits: logits.compactMap(Float.init), probabilities: probabilities)
-        }
+        let weight = row.double("fusion_weight") ?? 1
         let error = row["error_code"].map { code in "\(code): \(row["error"] ?? "")" }
-        return StreamState(outcome: outcome, prediction: prediction, fusionWeight: row.double("fusion_weight") ?? 1, error: error)
+        guard outcome == .ok else { return StreamState(outcome: outcome, prediction: nil, fusionWeight: weight, error: error) }
+        let decoder = JSONDecoder()
+        guard let labels = row["model_labels"].flatMap({ try? decoder.decode([String].self, from: Data($0.utf8)) }),
+              let logits = row["logits"].flatMap({ try? decoder.decode([Float].self, from: Data($0.utf8)) }),
+              let probabilities = row["probabilities"].flatMap(Self.parseProbabilities),
+              labels.count == logits.count else {
+            return StreamState(outcome: .failed, prediction: nil, fusionWeight: weight,
+                               error: "invalid_prediction: the stored prediction's labels, logits and probabilities do not match")
+        }
+        return StreamState(outcome: outcome, prediction: StreamPrediction(labels: labels, logits: logits, probabilities: probabilities),
+                           fusionWeight: weight, error: error)
     }
 
     /// Progress of every batch, or of the one named.
@@ -204,13 +212,6 @@ public struct ResultStore {
     static func arrayLiteral(_ values: [String]) -> String {
         "{" + values.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
             .joined(separator: ",") + "}"
-    }
-
-    /// Parses a PostgreSQL array of simple values (labels, numbers) as text elements.
-    static func parseArray(_ text: String) -> [String] {
-        let inner = text.dropFirst().dropLast()
-        guard !inner.isEmpty else { return [] }
-        return inner.split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
     }
 
     static func parseProbabilities(_ text: String) -> [Float]? {

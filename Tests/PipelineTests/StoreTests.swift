@@ -57,6 +57,35 @@ struct StoreTests {
         #expect(progress.total == 1 && progress.done == 1 && progress.queued == 0 && progress.failed == 0)
     }
 
+    /// Model labels are the card's text: one with a comma or a quote must come back whole (it once split into two
+    /// labels and trapped Fusion on every delivery).
+    @Test func labelsWithCommasAndQuotesRoundTrip() throws {
+        let batch = try store.batch(named: "store-\(UUID().uuidString)")
+        let clip = try #require(try store.register(sources: ["/m/commas.mp4"], batchID: batch, force: false).first)
+        var audio = result(clip, batch: batch, stream: .audio, label: .happy)
+        audio.labels = ["angry, loud", "disgust", "fear \"real\"", "happy", "sad", "surprise", "neutral {calm}"]
+        #expect(try store.record(audio) == .waiting)
+        guard case .fused(let fused)? = try store.record(result(clip, batch: batch, stream: .video, label: .happy)) else {
+            Issue.record("expected fused"); return
+        }
+        #expect(fused.basis == .both && fused.label == .happy)
+        let stored = try store.database.query("SELECT model_labels[1] AS first, cardinality(model_labels) AS n FROM stream_results WHERE clip_id = $1 AND stream = 'audio'", [String(clip.id)])
+        #expect(stored[0]["first"] == "angry, loud" && stored[0]["n"] == "7")
+    }
+
+    /// A stored prediction that does not hold together (more labels than logits) fails its stream with a reason
+    /// instead of trapping; with the other stream absent the clip fails, saying why.
+    @Test func anInconsistentStoredPredictionFailsTheClipWithAReason() throws {
+        let batch = try store.batch(named: "store-\(UUID().uuidString)")
+        let clip = try #require(try store.register(sources: ["/m/broken.mp4"], batchID: batch, force: false).first)
+        var audio = result(clip, batch: batch, stream: .audio, label: .sad)
+        audio.labels = (audio.labels ?? []) + ["extra"]
+        #expect(try store.record(audio) == .waiting)
+        let decision = try store.record(result(clip, batch: batch, stream: .video, label: nil))
+        guard case .failed(let reason)? = decision else { Issue.record("expected failed, got \(String(describing: decision))"); return }
+        #expect(reason.contains("invalid_prediction"), "\(reason)")
+    }
+
     @Test func concurrentWritersNeitherLoseNorDoubleAFusedRow() throws {
         let batch = try store.batch(named: "store-\(UUID().uuidString)")
         let clips = try store.register(sources: (0..<40).map { "/m/race-\($0).mp4" }, batchID: batch, force: false)

@@ -22,15 +22,13 @@ extension Coordinator {
 
         func run() throws {
             let store = try connection.openStore()
-            let database = store.database
             let id: Int64
             if let number = Int64(clip) {
                 id = number
+            } else if let found = try store.clipID(source: clip, path: URL(fileURLWithPath: clip).standardizedFileURL.path) {
+                id = found
             } else {
-                let path = URL(fileURLWithPath: clip).standardizedFileURL.path
-                let rows = try database.query("SELECT id FROM clips WHERE source = $1 OR source = $2 ORDER BY id DESC LIMIT 1", [clip, path])
-                guard let row = rows.first else { throw ValidationError("no clip \(clip)") }
-                id = try row.int("id")
+                throw ValidationError("no clip \(clip)")
             }
             let (path, duration, rows) = try store.timeline(clipID: id)
             let windows = rows.map { row in

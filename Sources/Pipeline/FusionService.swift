@@ -138,12 +138,8 @@ public final class FusionService: Sendable {
                     store = ResultStore(database: database)
                     logger.info("connected to the database", metadata: ["database": "\(database.displayURL)"])
                 }
-                if onlyIfMissing, try !store!.database.query(
-                    result.segment == nil
-                        ? "SELECT 1 FROM stream_results WHERE clip_id = $1 AND stream = $2"
-                        : "SELECT 1 FROM segment_results WHERE clip_id = $1 AND stream = $2 AND segment_index = $3",
-                    [String(result.clipID), result.stream.rawValue] + (result.segment.map { [String($0.index)] } ?? [])).isEmpty {
-                    return false
+                if onlyIfMissing {
+                    return try store!.recordUnlessPresent(result)
                 }
                 let decision = try store!.record(result)
                 logger.debug("stored result", metadata: ["clip_id": "\(result.clipID)", "stream": "\(result.stream.rawValue)",

@@ -24,7 +24,8 @@ public struct BatchProgress: Sendable, Equatable {
 ///
 /// Every statement is parameterised. Uses one `DatabaseConnection`, so it belongs to that connection's thread.
 public struct ResultStore {
-    public let database: DatabaseConnection
+    /// The connection; SQL stays inside this module (`ResultStore` and `Schema` own every statement).
+    let database: DatabaseConnection
 
     public init(database: DatabaseConnection) {
         self.database = database
@@ -76,12 +77,30 @@ public struct ResultStore {
     /// (`nil` when the clip is unknown or the result stale).
     @discardableResult
     public func record(_ result: ResultMessage) throws -> ClipDecision? {
+        try record(result, unlessPresent: false).decision
+    }
+
+    /// Stores `result` only when its stream (or its window of a long clip) has no result yet — a dead-lettered
+    /// job's failure, say. The check runs in `record`'s transaction under the clip's row lock, so a real result
+    /// committed meanwhile by another Fusion process always wins. Returns whether it stored.
+    public func recordUnlessPresent(_ result: ResultMessage) throws -> Bool {
+        try record(result, unlessPresent: true).recorded
+    }
+
+    private func record(_ result: ResultMessage, unlessPresent: Bool) throws -> (recorded: Bool, decision: ClipDecision?) {
         try database.transaction { database in
             let clip = try database.query("SELECT attempt FROM clips WHERE id = $1 FOR UPDATE", [String(result.clipID)])
-            guard let row = clip.first, Int(try row.int("attempt")) <= result.attempt else { return nil }
+            guard let row = clip.first, Int(try row.int("attempt")) <= result.attempt else { return (false, nil) }
+            if unlessPresent, try !database.query(
+                result.segment == nil
+                    ? "SELECT 1 FROM stream_results WHERE clip_id = $1 AND stream = $2"
+                    : "SELECT 1 FROM segment_results WHERE clip_id = $1 AND stream = $2 AND segment_index = $3",
+                [String(result.clipID), result.stream.rawValue] + (result.segment.map { [String($0.index)] } ?? [])).isEmpty {
+                return (false, nil)
+            }
             let prediction = result.prediction
             if let segment = result.segment {
-                return try recordSegment(result, segment, prediction: prediction)
+                return (true, try recordSegment(result, segment, prediction: prediction))
             }
             try database.query("""
                 INSERT INTO stream_results (clip_id, stream, outcome, label, confidence, probabilities, model_labels, logits,
@@ -133,7 +152,7 @@ public struct ResultStore {
                 try database.query("UPDATE clips SET status = 'failed', error = $2, finished_at = now() WHERE id = $1",
                                    [String(result.clipID), reason])
             }
-            return decision
+            return (true, decision)
         }
     }
 
@@ -166,6 +185,13 @@ public struct ResultStore {
         }
         return StreamState(outcome: outcome, prediction: StreamPrediction(labels: labels, logits: logits, probabilities: probabilities),
                            fusionWeight: weight, error: error)
+    }
+
+    /// The id of the clip registered under `source` (or, failing that, `path`), the latest when several batches
+    /// hold it; `nil` when there is none.
+    public func clipID(source: String, path: String) throws -> Int64? {
+        let rows = try database.query("SELECT id FROM clips WHERE source = $1 OR source = $2 ORDER BY id DESC LIMIT 1", [source, path])
+        return try rows.first.map { try $0.int("id") }
     }
 
     /// Progress of every batch, or of the one named.

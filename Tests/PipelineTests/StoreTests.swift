@@ -1,6 +1,7 @@
 import Emotion
 import Foundation
-import Store
+@testable import Store
+import Synchronization
 import Testing
 import TestSupport
 
@@ -84,6 +85,45 @@ struct StoreTests {
         let decision = try store.record(result(clip, batch: batch, stream: .video, label: nil))
         guard case .failed(let reason)? = decision else { Issue.record("expected failed, got \(String(describing: decision))"); return }
         #expect(reason.contains("invalid_prediction"), "\(reason)")
+    }
+
+    /// A dead-lettered job's failure recorded "unless present" while another Fusion commits the real result: the
+    /// real result wins every round, whichever commits first.
+    @Test func aRealResultAlwaysWinsOverARacingDeadLetter() throws {
+        let batch = try store.batch(named: "store-\(UUID().uuidString)")
+        let clips = try store.register(sources: (0..<40).map { "/m/race-\($0).mp4" }, batchID: batch, force: false)
+        let real = clips.map { result($0, batch: batch, stream: .audio, label: .happy) }
+        let deadLetters = real.map { message in
+            var failed = message
+            failed.outcome = .failed
+            failed.labels = nil
+            failed.logits = nil
+            failed.probabilities = nil
+            failed.error = .init(code: "dead_lettered", reason: "test")
+            return failed
+        }
+        let url = TestStack.databaseURL
+        let errors = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 2) { writer in
+            do {
+                let store = ResultStore(database: try DatabaseConnection(url: url))
+                for index in real.indices {
+                    if writer == 0 {
+                        try store.record(real[index])
+                    } else {
+                        _ = try store.recordUnlessPresent(deadLetters[index])
+                    }
+                }
+            } catch {
+                errors.withLock { $0.append("\(error)") }
+            }
+        }
+        errors.withLock { #expect($0.isEmpty, "\($0)") }
+        let rows = try store.database.query("""
+            SELECT count(*) FILTER (WHERE outcome = 'ok') AS ok, count(*) AS n FROM stream_results s
+            JOIN clips c ON c.id = s.clip_id WHERE c.batch_id = $1 AND s.stream = 'audio'
+            """, [String(batch)])
+        #expect(try rows[0].int("ok") == 40 && rows[0].int("n") == 40)
     }
 
     @Test func concurrentWritersNeitherLoseNorDoubleAFusedRow() throws {

@@ -86,6 +86,8 @@ public final class FusionService: Sendable {
                 } catch let error as StoreRejection {
                     logger.error("dead-lettering a result the database refuses",
                                  metadata: ["clip_id": "\(result.clipID)", "reason": "\(error.underlying)"])
+                    // The server's own words may quote data: debug level only.
+                    logger.debug("refused result", metadata: ["clip_id": "\(result.clipID)", "detail": "\(String(reflecting: error.underlying))"])
                     try broker!.reject(delivery, requeue: false)
                     continue
                 }

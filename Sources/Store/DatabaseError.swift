@@ -1,8 +1,9 @@
 /// Why a database operation failed. `sqlState` is PostgreSQL's five-character code where the server gave one.
 ///
-/// `description` names the code and SQLSTATE only; the server's message (which may quote data) is in
-/// `message`, for logs at debug level.
-public struct DatabaseError: Error, Sendable, Equatable, CustomStringConvertible {
+/// `description` is safe to log: for a statement or decoding failure it names the code and SQLSTATE only, because
+/// the server's message may quote row data; for URL and connection failures it adds the reason (built from the
+/// masked URL and libpq's connection message, which hold no data). `debugDescription` always has the message.
+public struct DatabaseError: Error, Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
     public enum Code: String, Sendable, CaseIterable {
         /// The connection URL is malformed.
         case invalidURL = "invalid_url"
@@ -28,6 +29,15 @@ public struct DatabaseError: Error, Sendable, Equatable, CustomStringConvertible
     }
 
     public var description: String {
+        let head = "\(code.rawValue)\(sqlState.map { " (SQLSTATE \($0))" } ?? "")"
+        switch code {
+        case .invalidURL, .connectionFailed, .connectionLost: return "\(head): \(message)"
+        case .statementFailed, .decodingFailed: return head
+        }
+    }
+
+    /// Everything, the server's message included (it may quote data: for debug logs).
+    public var debugDescription: String {
         "\(code.rawValue)\(sqlState.map { " (SQLSTATE \($0))" } ?? ""): \(message)"
     }
 

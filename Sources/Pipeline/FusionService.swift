@@ -26,7 +26,9 @@ public struct FusionConfiguration: Sendable {
 /// stream result, so that its clip still ends, instead of waiting as queued for ever.
 ///
 /// Several Fusion processes can run at once: the clip row lock in `ResultStore.record` serialises them per
-/// clip. A database outage holds the current result (unacknowledged) and retries with backoff; a broker
+/// clip. A database outage holds the current result (unacknowledged) and retries with backoff, keeping the
+/// broker connection alive meanwhile (heartbeats; deliveries that arrive are held, at most the prefetch, and
+/// stored once the database is back), so an outage of any length causes no reconnect and no redelivery; a broker
 /// outage reconnects with backoff. Stop with `stop.request()`.
 public final class FusionService: Sendable {
     public let configuration: FusionConfiguration
@@ -48,6 +50,8 @@ public final class FusionService: Sendable {
         var backoff: Duration = .milliseconds(250)
         let channel: UInt16 = 1
         let deadChannel: UInt16 = 2
+        // Deliveries that arrived while the database was away, in order; valid only on the connection they came on.
+        var held: [Delivery] = []
         while stop.count == 0 {
             do {
                 if broker == nil {
@@ -66,9 +70,19 @@ public final class FusionService: Sendable {
                     broker = connection
                     logger.info("consuming results", metadata: ["broker": "\(configuration.broker)"])
                 }
-                guard case .delivery(let delivery)? = try broker!.nextEvent(timeout: .milliseconds(100)) else { continue }
+                let delivery: Delivery
+                if held.isEmpty {
+                    guard case .delivery(let next)? = try broker!.nextEvent(timeout: .milliseconds(100)) else { continue }
+                    delivery = next
+                } else {
+                    delivery = held.removeFirst()
+                }
+                let connection = broker!
+                let wait: (Duration) throws -> Void = { duration in
+                    try self.keepAlive(connection, for: duration) { held.append($0) }
+                }
                 if delivery.channel == deadChannel {
-                    try settleDeadLetter(delivery, store: &store)
+                    try settleDeadLetter(delivery, store: &store, wait: wait)
                     try broker!.ack(delivery)
                     continue
                 }
@@ -82,7 +96,7 @@ public final class FusionService: Sendable {
                     continue
                 }
                 do {
-                    try storeUntilCommitted(result, store: &store)
+                    try storeUntilCommitted(result, store: &store, wait: wait)
                 } catch let error as StoreRejection {
                     logger.error("dead-lettering a result the database refuses",
                                  metadata: ["clip_id": "\(result.clipID)", "reason": "\(error.underlying)"])
@@ -96,6 +110,7 @@ public final class FusionService: Sendable {
             } catch {
                 logger.warning("broker connection lost; reconnecting in \(backoff)", metadata: ["error": "\(error)"])
                 broker = nil
+                held.removeAll()  // the broker redelivers them: they were never acknowledged
                 sleep(backoff)
                 backoff = min(backoff * 2, .seconds(10))
             }
@@ -107,7 +122,7 @@ public final class FusionService: Sendable {
     /// meanwhile is kept). Other dead letters — results, messages that are not jobs, jobs on the wrong queue —
     /// need nothing: their originals stay in `er.dead`. Throws only when stopping while the database is away
     /// (the copy then stays unacknowledged).
-    func settleDeadLetter(_ delivery: Delivery, store: inout ResultStore?) throws {
+    func settleDeadLetter(_ delivery: Delivery, store: inout ResultStore?, wait: (Duration) throws -> Void) throws {
         guard delivery.routingKey.hasPrefix(Topology.jobQueue("")),
               let job = try? MessageCodec.decodeJob(delivery.body, limit: Topology.maximumMessageBytes),
               delivery.routingKey == Topology.jobQueue(job.stream.rawValue) else { return }
@@ -118,7 +133,7 @@ public final class FusionService: Sendable {
             reason: "the broker dead-lettered the job: delivered past its limit of \(Topology.deliveryLimit) without a result "
                 + "(the workers died on it, or handed it back); it is in \(Topology.deadLetterQueue)")
         do {
-            let recorded = try storeUntilCommitted(result, store: &store, onlyIfMissing: true)
+            let recorded = try storeUntilCommitted(result, store: &store, onlyIfMissing: true, wait: wait)
             logger.warning(recorded ? "a dead-lettered job failed its stream" : "a dead-lettered job already has a result",
                            metadata: ["clip_id": "\(job.clipID)", "stream": "\(job.stream.rawValue)",
                                       "segment": "\(job.segment.map { String($0.index) } ?? "-")", "source": "\(job.source)"])
@@ -127,10 +142,12 @@ public final class FusionService: Sendable {
         }
     }
 
-    /// Stores `result`, reconnecting to the database and retrying while the failure is transient. With
-    /// `onlyIfMissing`, a stream that already has a result is left alone; returns whether it stored.
+    /// Stores `result`, reconnecting to the database and retrying while the failure is transient, with `wait`
+    /// between tries (it keeps the broker connection alive). With `onlyIfMissing`, a stream that already has a
+    /// result is left alone; returns whether it stored.
     @discardableResult
-    func storeUntilCommitted(_ result: ResultMessage, store: inout ResultStore?, onlyIfMissing: Bool = false) throws -> Bool {
+    func storeUntilCommitted(_ result: ResultMessage, store: inout ResultStore?, onlyIfMissing: Bool = false,
+                             wait: (Duration) throws -> Void) throws -> Bool {
         var backoff: Duration = .milliseconds(250)
         while true {
             do {
@@ -151,10 +168,24 @@ public final class FusionService: Sendable {
                 store = nil
                 if stop.count > 1 { throw error }
                 logger.warning("database unavailable; retrying in \(backoff)", metadata: ["error": "\(error)"])
-                sleep(backoff)
+                try wait(backoff)
                 backoff = min(backoff * 2, .seconds(10))
             } catch {
                 throw StoreRejection(underlying: error)
+            }
+        }
+    }
+}
+
+extension FusionService {
+    /// Spends `duration` servicing `connection` (heartbeats) instead of sleeping; deliveries that arrive go to
+    /// `hold`. Returns early on a second stop request.
+    func keepAlive(_ connection: BrokerConnection, for duration: Duration, hold: (Delivery) -> Void) throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + duration
+        while clock.now < deadline, stop.count <= 1 {
+            if case .delivery(let delivery)? = try connection.nextEvent(timeout: min(deadline - clock.now, .milliseconds(500))) {
+                hold(delivery)
             }
         }
     }

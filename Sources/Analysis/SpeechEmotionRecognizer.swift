@@ -25,8 +25,9 @@ public final class SpeechEmotionRecognizer {
     /// Decides whether the audio holds speech at all, before the model is asked which emotion it carries.
     public let presence: SpeechPresenceDetector
     private let network: NeuralNetwork
-    /// Peak amplitude below which a track counts as silent (-60 dBFS).
-    public static let silenceThreshold: Float = 0.001
+    /// Peak amplitude below which a track counts as silent (-80 dBFS): the silent tracks of video-only takes peak
+    /// at -91 dBFS, while a quiet recording (speech 30 dB below a studio level) still peaks above -70 dBFS.
+    public static let silenceThreshold: Float = 0.0001
 
     /// Loads the card (`ser.json` by default) and its model from `directory`.
     public init(modelsDirectory directory: URL, cardFile: String = "ser.json") throws {

@@ -17,7 +17,7 @@ public final class SpeechPresenceDetector {
         /// Periodicity, 1 - YIN's normalised difference (0...1), from which a frame counts as voiced.
         public var voicing: Float = 0.6
         /// Least frame level, dB relative to full scale (mean square), for a frame to count at all.
-        public var frameLevel: Float = -60
+        public var frameLevel: Float = -80
         /// Least level relative to the loudest frame, dB.
         public var relativeLevel: Float = -50
         /// Least voiced time, seconds.

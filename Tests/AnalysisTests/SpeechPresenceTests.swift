@@ -97,9 +97,9 @@ struct SpeechPresenceTests {
         for (name, source) in sources {
             let path = folder.appendingPathComponent("\(name).m4a").path
             try TestData.ffmpeg(["-f", "lavfi", "-i", source, "-ar", "48000", "-c:a", "aac", path])
-            #expect(throws: StreamFailure.self, "\(name)") { try recognizer.analyze(MediaSource(path)) }
             do {
-                _ = try recognizer.analyze(MediaSource(path))
+                let analysis = try recognizer.analyze(MediaSource(path))
+                Issue.record("\(name) was taken for speech: \(analysis.speech)")
             } catch {
                 #expect(StreamFailure(error).code == StreamFailure.noSpeech, "\(name): \(error)")
                 #expect(StreamFailure(error).meansAbsent)

@@ -169,14 +169,7 @@ def main():
 
     torch.set_num_threads(1)
     run_dir = os.path.join(HERE, "runs", args.name)
-    os.makedirs(run_dir, exist_ok=True)
-    logf = open(os.path.join(run_dir, "log.txt"), "a")
-
-    def log(s):
-        print(s, flush=True)
-        logf.write(s + "\n")
-        logf.flush()
-
+    log = train.open_log(run_dir)
     log(f"args: {vars(args)}")
     t0 = time.time()
     xs, y, _ = train.load_split(args.data, ACTORS)

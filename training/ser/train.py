@@ -297,6 +297,18 @@ def export_onnx(model, path):
     return ops
 
 
+def open_log(run_dir):
+    """A function that prints a line and appends it to <run_dir>/log.txt (made if missing)."""
+    os.makedirs(run_dir, exist_ok=True)
+    logf = open(os.path.join(run_dir, "log.txt"), "a")
+
+    def log(s):
+        print(s, flush=True)
+        logf.write(s + "\n")
+        logf.flush()
+    return log
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="../shared/data/ravdess/speech-16k")
@@ -331,14 +343,7 @@ def main():
     torch.set_num_threads(1)
     here = os.path.dirname(os.path.abspath(__file__))
     run_dir = args.run_dir or os.path.join(here, "runs", args.name)
-    os.makedirs(run_dir, exist_ok=True)
-    logf = open(os.path.join(run_dir, "log.txt"), "a")
-
-    def log(s):
-        print(s, flush=True)
-        logf.write(s + "\n")
-        logf.flush()
-
+    log = open_log(run_dir)
     log(f"args: {vars(args)}")
     t0 = time.time()
     xs_tr, y_tr, _ = load_split(args.data, TRAIN_ACTORS)

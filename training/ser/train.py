@@ -60,7 +60,7 @@ def augment_wave(x, rng, args):
         r = rng.uniform(1.0 - args.speed, 1.0 + args.speed)
         t = np.arange(0, len(x) - 1, r)
         x = np.interp(t, np.arange(len(x)), x).astype(np.float32)
-    x = x * np.float32(10.0 ** (rng.uniform(getattr(args, "gain_lo", -6.0), getattr(args, "gain_hi", 6.0)) / 20.0))
+    x = x * np.float32(10.0 ** (rng.uniform(args.gain_lo, args.gain_hi) / 20.0))
     if rng.random() < args.p_noise:
         snr = rng.uniform(args.snr_lo, args.snr_hi)
         rms = math.sqrt(float(np.mean(x.astype(np.float64) ** 2)) + 1e-12)
@@ -227,7 +227,7 @@ def train_member(seed, widths, reps, bank, y_tr, feats_va, y_va, args, log):
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch,
                                                 pct_start=0.15)
     weight = None
-    if getattr(args, "balance", False):  # inverse class frequency (RAVDESS has half as many neutral takes)
+    if args.balance:  # inverse class frequency (RAVDESS has half as many neutral takes)
         counts = np.bincount(y_tr, minlength=8).astype(np.float64)
         weight = torch.tensor(len(y_tr) / (8 * np.maximum(counts, 1)), dtype=torch.float32)
     hist = []
@@ -297,6 +297,31 @@ def export_onnx(model, path):
     return ops
 
 
+def add_recipe_arguments(ap, head):
+    """The network, optimiser and augmentation options every SER training script takes."""
+    ap.add_argument("--widths", default="16,32,64,128")
+    ap.add_argument("--reps", default="1,1,1,1")
+    ap.add_argument("--head", type=int, default=head, help="0: GAP head; >0: full-height conv with this many channels")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--wd", type=float, default=1e-2)
+    ap.add_argument("--dropout", type=float, default=0.3)
+    ap.add_argument("--smooth", type=float, default=0.1)
+    ap.add_argument("--mixup", type=float, default=0.0)
+    ap.add_argument("--balance", action="store_true", help="weight the loss by inverse class frequency")
+    ap.add_argument("--gain-lo", type=float, default=-6.0, help="waveform gain range, dB")
+    ap.add_argument("--gain-hi", type=float, default=6.0)
+    ap.add_argument("--p-speed", type=float, default=0.8)
+    ap.add_argument("--speed", type=float, default=0.15)
+    ap.add_argument("--p-noise", type=float, default=0.5)
+    ap.add_argument("--snr-lo", type=float, default=5.0)
+    ap.add_argument("--snr-hi", type=float, default=35.0)
+    ap.add_argument("--p-randcrop", type=float, default=0.5)
+    ap.add_argument("--fmask", type=int, default=8)
+    ap.add_argument("--tmask", type=int, default=30)
+    ap.add_argument("--bank", type=int, default=8, help="precomputed log-mel variants per training clip")
+
+
 def open_log(run_dir):
     """A function that prints a line and appends it to <run_dir>/log.txt (made if missing)."""
     os.makedirs(run_dir, exist_ok=True)
@@ -318,25 +343,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--members", type=int, default=1, help="ensemble size (seeds seed, seed+1, ...)")
-    ap.add_argument("--widths", default="16,32,64,128")
-    ap.add_argument("--reps", default="1,1,1,1")
-    ap.add_argument("--head", type=int, default=0, help="0: GAP head; >0: full-height conv with this many channels")
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=3e-3)
-    ap.add_argument("--wd", type=float, default=1e-2)
-    ap.add_argument("--dropout", type=float, default=0.3)
-    ap.add_argument("--smooth", type=float, default=0.1)
-    ap.add_argument("--mixup", type=float, default=0.0)
-    ap.add_argument("--balance", action="store_true", help="weight the loss by inverse class frequency")
-    ap.add_argument("--p-speed", type=float, default=0.8)
-    ap.add_argument("--speed", type=float, default=0.15)
-    ap.add_argument("--p-noise", type=float, default=0.5)
-    ap.add_argument("--snr-lo", type=float, default=5.0)
-    ap.add_argument("--snr-hi", type=float, default=35.0)
-    ap.add_argument("--p-randcrop", type=float, default=0.5)
-    ap.add_argument("--fmask", type=int, default=8)
-    ap.add_argument("--tmask", type=int, default=30)
-    ap.add_argument("--bank", type=int, default=8, help="precomputed log-mel variants per training clip")
+    add_recipe_arguments(ap, head=0)
     ap.add_argument("--no-export", action="store_true")
     args = ap.parse_args()
 

@@ -22,6 +22,11 @@ public final class SpeechEmotionRecognizer {
     public let card: ModelCard
     public let mapping: [String: EmotionLabel]
     public let frontEnd: SpeechFrontEnd
+    /// Whether `samples` never reach ``silenceThreshold`` (an empty track counts as silent).
+    public static func isSilent(_ samples: [Float]) -> Bool {
+        !samples.contains { abs($0) >= silenceThreshold }
+    }
+
     /// Decides whether the audio holds speech at all, before the model is asked which emotion it carries.
     public let presence: SpeechPresenceDetector
     private let network: NeuralNetwork
@@ -74,8 +79,7 @@ public final class SpeechEmotionRecognizer {
         start = clock.now
         let audio = try file.decodeAudio(sampleRate: frontEnd.parameters.sampleRate, range: range)
         let decode = clock.now - start
-        let peak = audio.samples.reduce(Float(0)) { max($0, abs($1)) }
-        guard peak >= Self.silenceThreshold else {
+        guard !Self.isSilent(audio.samples) else {
             throw StreamFailure(code: StreamFailure.silentTrack,
                                 reason: audio.samples.isEmpty ? "the audio track is empty" : "the audio track is silent")
         }

@@ -56,7 +56,7 @@ extension AudioWorker {
                     var options = MediaOpenOptions()
                     options.streams = [.audio]
                     let audio = try MediaFile(MediaSource(file), options: options).decodeAudio(sampleRate: detector.sampleRate)
-                    record.silent = audio.samples.allSatisfy { abs($0) < SpeechEmotionRecognizer.silenceThreshold }
+                    record.silent = SpeechEmotionRecognizer.isSilent(audio.samples)
                     if !record.silent { record.evidence = detector.evidence(for: audio.samples) }
                     if record.evidence?.isSpeech == true { speech.append(file) } else { other.append(file) }
                 } catch {

@@ -85,7 +85,8 @@ let package = Package(
         ),
         .testTarget(
             name: "PipelineTests",
-            dependencies: ["Pipeline", "Messaging", "Store", "Emotion", "Media", "TestSupport"]
+            dependencies: ["Pipeline", "Messaging", "Store", "Emotion", "Media", "TestSupport",
+                           .product(name: "Logging", package: "swift-log")]
         ),
     ],
     swiftLanguageModes: [.v6]

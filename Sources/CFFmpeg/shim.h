@@ -24,6 +24,7 @@ static inline int swift_averror_eacces(void) { return AVERROR(EACCES); }
 static inline int swift_averror_decoder_not_found(void) { return AVERROR_DECODER_NOT_FOUND; }
 static inline int swift_averror_stream_not_found(void) { return AVERROR_STREAM_NOT_FOUND; }
 static inline int swift_averror_protocol_not_found(void) { return AVERROR_PROTOCOL_NOT_FOUND; }
+static inline int swift_averror_exit(void) { return AVERROR_EXIT; }
 static inline int64_t swift_av_nopts_value(void) { return AV_NOPTS_VALUE; }
 static inline int swift_av_time_base(void) { return AV_TIME_BASE; }
 

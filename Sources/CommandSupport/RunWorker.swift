@@ -14,7 +14,7 @@ public func runWorker(
     NeuralNetwork.setThreadCount(1)
     let configuration = WorkerConfiguration(
         broker: try connection.broker(), stream: stream, concurrency: options.concurrency, prefetch: options.prefetch,
-        shutdownGrace: .seconds(options.shutdownGrace), jobLimit: options.maxJobs)
+        shutdownGrace: .seconds(options.shutdownGrace), jobLimit: options.maxJobs, jobBudget: options.jobBudget)
     let service = WorkerService(configuration: configuration, logger: logger, makeProcessor: makeProcessor)
     let handlers = service.stop.installSignalHandlers()
     defer { handlers.forEach { $0.cancel() } }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Media
 import Messaging
 import Pipeline
 import Store
@@ -79,11 +80,21 @@ public struct WorkerOptions: ParsableArguments {
     @Option(name: .customLong("max-jobs"), help: "Exit after this many jobs (0: run until stopped).")
     public var maxJobs: Int = 0
 
+    @Option(name: .customLong("job-timeout"),
+            help: "Seconds a job may take before it fails with 'timeout' (default: 4 s per second of media, at least 120 s).")
+    public var jobTimeout: Double?
+
     public init() {}
 
     public func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         if let prefetch, prefetch < concurrency { throw ValidationError("--prefetch must be at least --concurrency") }
+        if let jobTimeout, !(jobTimeout > 0) { throw ValidationError("--job-timeout must be positive") }
+    }
+
+    /// The time each job gets.
+    public var jobBudget: MediaDeadline.Budget {
+        MediaDeadline.Budget(fixed: jobTimeout.map { .milliseconds(Int64($0 * 1000)) })
     }
 
     public var policy: MediaPolicy {

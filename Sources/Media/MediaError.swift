@@ -24,9 +24,11 @@ public struct MediaError: Error, Sendable, Equatable, CustomStringConvertible {
         case protocolNotAllowed = "protocol_not_allowed"
         /// Decoding failed for another reason (unsupported codec, out of memory, network).
         case decodingFailed = "decoding_failed"
-        /// A network source stopped answering for longer than `MediaOpenOptions.networkTimeout`.
-        /// The corresponding C error is `ETIMEDOUT`.
+        /// A network source stopped answering for longer than `MediaOpenOptions.networkTimeout`, or the work ran past
+        /// its `MediaDeadline`. The corresponding C error is `ETIMEDOUT`.
         case timeout
+        /// The caller stopped the work (`MediaDeadline.isCancelled`). The corresponding C error is `AVERROR_EXIT`.
+        case interrupted
     }
 
     /// What kind of failure this is.
@@ -64,6 +66,7 @@ enum FFmpegStatus {
     static let protocolNotFound = swift_averror_protocol_not_found()
     static let decoderNotFound = swift_averror_decoder_not_found()
     static let timedOut = swift_averror(ETIMEDOUT)
+    static let interrupted = swift_averror_exit()
 }
 
 extension MediaError.Code {

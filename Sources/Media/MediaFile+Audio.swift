@@ -9,7 +9,7 @@ extension MediaFile {
     /// - Throws: `MediaError` — `.noAudioStream`, `.truncated`, `.decodingFailed`.
     public func decodeAudio(sampleRate: Int = 16_000, range: TimeRange? = nil) throws(MediaError) -> AudioBuffer {
         let location = source.location
-        try rewind(to: range?.start ?? 0, source: location)
+        try startPass(range: range, source: location)
         let decoder = try StreamDecoder(file: self, type: AVMEDIA_TYPE_AUDIO)
         guard let codec = decoder.codec else { throw MediaError(.decodingFailed, source: location, reason: "no decoder") }
 

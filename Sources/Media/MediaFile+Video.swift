@@ -23,7 +23,7 @@ extension MediaFile {
         _ body: (GrayFrame) throws -> Bool
     ) throws -> Int {
         let location = source.location
-        try rewind(to: range?.start ?? 0, source: location)
+        try startPass(range: range, source: location)
         let decoder = try StreamDecoder(file: self, type: AVMEDIA_TYPE_VIDEO)
         var selector = FrameSampling.Selector(sampling)
         let converter = GrayConverter(rotation: info.video?.rotation ?? 0)
@@ -173,7 +173,7 @@ extension MediaFile {
     ///
     /// - Returns: The number of frames decoded.
     public func decodeAllFrames() throws -> Int {
-        try rewind(to: 0, source: source.location)
+        try startPass(range: nil, source: source.location)
         let decoder = try StreamDecoder(file: self, type: AVMEDIA_TYPE_VIDEO)
         var count = 0
         try decoder.decode(from: self) { _ in

@@ -13,13 +13,16 @@ public struct MediaOpenOptions: Sendable, Equatable {
     /// Seconds a network source may go without answering (connecting, or any read) before the open or decode
     /// fails with `.timeout` (libavformat's `rw_timeout`). Local files have none.
     public var networkTimeout: Double
+    /// Bounds the whole open and decode, and lets another thread stop it (`nil`: unbounded).
+    public var deadline: MediaDeadline?
 
     public init(allowedProtocols: [String] = ["file", "http", "https", "tcp", "tls", "crypto"], decoderThreads: Int = 1,
-                streams: Set<MediaInfo.Stream.Kind>? = nil, networkTimeout: Double = 30) {
+                streams: Set<MediaInfo.Stream.Kind>? = nil, networkTimeout: Double = 30, deadline: MediaDeadline? = nil) {
         self.allowedProtocols = allowedProtocols
         self.decoderThreads = decoderThreads
         self.streams = streams
         self.networkTimeout = networkTimeout
+        self.deadline = deadline
     }
 }
 
@@ -61,9 +64,20 @@ public final class MediaFile {
             av_dict_set(&dictionary, "rw_timeout", String(Int64(options.networkTimeout * 1_000_000)), 0)
         }
         defer { av_dict_free(&dictionary) }
-        var context: UnsafeMutablePointer<AVFormatContext>?
+        var context = avformat_alloc_context()
+        guard context != nil else {
+            throw MediaError(.decodingFailed, source: location, reason: "out of memory")
+        }
+        if let deadline = options.deadline {
+            // `options` (held by self) keeps the deadline alive as long as the context.
+            context!.pointee.interrupt_callback = AVIOInterruptCB(
+                callback: MediaDeadline.callback, opaque: Unmanaged.passUnretained(deadline).toOpaque())
+        }
         let status = avformat_open_input(&context, target, nil, &dictionary)
         guard status >= 0, let context else {
+            if status == FFmpegStatus.interrupted, let deadline = options.deadline, let interruption = deadline.interruption() {
+                throw deadline.error(interruption, source: location)
+            }
             throw Self.openError(status, source: source)
         }
         self.context = context
@@ -78,12 +92,16 @@ public final class MediaFile {
         let streamStatus = avformat_find_stream_info(context, nil)
         guard streamStatus >= 0 else {
             avformat_close_input(&self.context)
+            if streamStatus == FFmpegStatus.interrupted, let deadline = options.deadline, let interruption = deadline.interruption() {
+                throw deadline.error(interruption, source: location)
+            }
             if streamStatus == FFmpegStatus.timedOut {
                 throw MediaError(.timeout, source: location, reason: "no answer: \(ffmpegMessage(streamStatus))")
             }
             throw MediaError(.truncated, source: location, reason: "stream information unreadable: \(ffmpegMessage(streamStatus))")
         }
         info = Self.describe(context)
+        options.deadline?.noteMediaSeconds(info.duration)
     }
 
     deinit {
@@ -185,8 +203,11 @@ public final class MediaFile {
         )
     }
 
-    /// Positions the demuxer at `seconds` (or the start) before a decode pass.
-    func rewind(to seconds: Double, source: String) throws(MediaError) {
+    /// Positions the demuxer at the start of `range` (or of the file) before a decode pass, and sizes the deadline
+    /// to the span.
+    func startPass(range: TimeRange?, source: String) throws(MediaError) {
+        let seconds = range?.start ?? 0
+        if let range { options.deadline?.noteMediaSeconds(range.duration) }
         guard let context else { return }
         guard hasRead || seconds > 0 else { return }
         let timestamp = Int64(seconds * Double(swift_av_time_base()))

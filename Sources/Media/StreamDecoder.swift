@@ -76,6 +76,7 @@ final class StreamDecoder {
         var readError: Int32 = 0
         var keepGoing = true
         reading: while keepGoing {
+            try file.options.deadline?.check(source: location)
             let status = av_read_frame(context, packet)
             if status < 0 {
                 if status != FFmpegStatus.endOfFile { readError = status }
@@ -94,6 +95,9 @@ final class StreamDecoder {
         if keepGoing {
             avcodec_send_packet(codec, nil)
             _ = try drain(codec: codec, frame: frame, location: location, body)
+        }
+        if readError == FFmpegStatus.interrupted, let deadline = file.options.deadline, let interruption = deadline.interruption() {
+            throw deadline.error(interruption, source: location)
         }
         if readError == FFmpegStatus.timedOut {
             throw MediaError(.timeout, source: location, reason: "the source stopped answering: \(ffmpegMessage(readError))")

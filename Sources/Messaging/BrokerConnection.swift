@@ -10,6 +10,14 @@ public struct Delivery: Sendable {
     public var redelivered: Bool
     public var routingKey: String
     public var body: [UInt8]
+
+    public init(channel: UInt16, deliveryTag: UInt64, redelivered: Bool, routingKey: String, body: [UInt8]) {
+        self.channel = channel
+        self.deliveryTag = deliveryTag
+        self.redelivered = redelivered
+        self.routingKey = routingKey
+        self.body = body
+    }
 }
 
 /// Something the broker sent, as seen by `BrokerConnection.nextEvent(timeout:)`.

@@ -197,6 +197,5 @@ struct StoreRejection: Error {
 }
 
 func sleep(_ duration: Duration) {
-    let (seconds, attoseconds) = duration.components
-    Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) * 1e-18)
+    Thread.sleep(forTimeInterval: duration.timeInterval)
 }

@@ -42,8 +42,9 @@ public struct MediaPolicy: Sendable, Equatable {
 public protocol JobProcessor: AnyObject {
     /// The model the results come from.
     var model: ModelIdentity { get }
-    /// Analyses the job's stream; never throws — failures become failed or absent results.
-    func process(_ job: JobMessage, worker: String) -> ResultMessage
+    /// Analyses the job's stream within `deadline`; never throws — failures become failed or absent results
+    /// (a job past its deadline fails with `timeout`).
+    func process(_ job: JobMessage, worker: String, deadline: MediaDeadline) -> ResultMessage
 }
 
 extension JobProcessor {
@@ -79,10 +80,11 @@ public final class SpeechJobProcessor: JobProcessor {
         model = ModelIdentity(recognizer.card)
     }
 
-    public func process(_ job: JobMessage, worker: String) -> ResultMessage {
+    public func process(_ job: JobMessage, worker: String, deadline: MediaDeadline) -> ResultMessage {
         let source = MediaSource(job.source)
         do {
-            let options = try policy.check(source).get()
+            var options = try policy.check(source).get()
+            options.deadline = deadline
             let analysis = try recognizer.analyze(source, range: job.range, options: options)
             var result = ResultMessage(job: job, outcome: .ok, model: model, worker: worker)
             result.labels = analysis.prediction.labels
@@ -111,10 +113,11 @@ public final class FaceJobProcessor: JobProcessor {
         model = ModelIdentity(recognizer.card)
     }
 
-    public func process(_ job: JobMessage, worker: String) -> ResultMessage {
+    public func process(_ job: JobMessage, worker: String, deadline: MediaDeadline) -> ResultMessage {
         let source = MediaSource(job.source)
         do {
-            let options = try policy.check(source).get()
+            var options = try policy.check(source).get()
+            options.deadline = deadline
             let analysis = try recognizer.analyze(source, sampling: sampling, range: job.range, options: options)
             var result = ResultMessage(job: job, outcome: .ok, model: model, worker: worker)
             result.labels = analysis.prediction.labels

@@ -1,6 +1,7 @@
 import Emotion
 import Foundation
 import Logging
+import Media
 import Messaging
 
 /// How a worker runs.
@@ -15,52 +16,69 @@ public struct WorkerConfiguration: Sendable {
     public var shutdownGrace: Duration
     /// Stop after this many jobs (0: run until stopped) — for tests and one-shot runs.
     public var jobLimit: Int
+    /// The time each job may take (opening, reading and decoding its media) before it fails with `timeout`.
+    public var jobBudget: MediaDeadline.Budget
 
     public init(broker: BrokerURL, stream: StreamKind, concurrency: Int = 1, prefetch: Int? = nil,
-                shutdownGrace: Duration = .seconds(60), jobLimit: Int = 0) {
+                shutdownGrace: Duration = .seconds(60), jobLimit: Int = 0, jobBudget: MediaDeadline.Budget = .init()) {
         self.broker = broker
         self.stream = stream
         self.concurrency = max(1, concurrency)
         self.prefetch = max(self.concurrency, prefetch ?? 2 * self.concurrency)
         self.shutdownGrace = shutdownGrace
         self.jobLimit = jobLimit
+        self.jobBudget = jobBudget
     }
 }
 
 /// A worker: one thread owns the broker connection (consume, publish, ack, heartbeats); `concurrency` threads
-/// process jobs. A job is acknowledged only after its result is confirmed by the broker.
+/// process jobs. A job is acknowledged only after its result is confirmed by the broker. The bookkeeping is
+/// `WorkerStateMachine`; this class runs it against a broker and the processing threads.
+///
+/// Each job runs under a `MediaDeadline` (`WorkerConfiguration.jobBudget`): a source that stalls or a job that runs
+/// too long ends with a `timeout` result, and the batch goes on.
 ///
 /// Stop with `stop.request()` (SIGTERM/SIGINT): it stops consuming, hands back jobs not started, finishes the
-/// ones in progress, publishes and acknowledges them, then returns. A lost broker connection is re-established
-/// with backoff; jobs it held are redelivered by the broker.
+/// ones in progress, publishes and acknowledges them, then returns. When the grace period ends (or on a second
+/// request) it leaves the jobs still held to the broker, interrupts their media work and returns within a few
+/// seconds. A lost broker connection is re-established with backoff; jobs it held are redelivered by the broker.
 public final class WorkerService: Sendable {
     public let configuration: WorkerConfiguration
     public let stop = StopSignal()
+    /// Set when the worker gives up on the jobs it holds: their media work stops at the next read.
+    let abandon = StopSignal()
     let makeProcessor: @Sendable () throws -> any JobProcessor
+    let connect: @Sendable () throws -> any JobBroker
     let logger: Logger
     let identity = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
+    /// How long `run()` waits for processing threads after leaving jobs to the broker.
+    let abandonWait: Duration = .seconds(3)
 
     /// - Parameter makeProcessor: Builds one processor per processing thread (each owns its model).
-    public init(configuration: WorkerConfiguration, logger: Logger, makeProcessor: @escaping @Sendable () throws -> any JobProcessor) {
+    public convenience init(configuration: WorkerConfiguration, logger: Logger,
+                            makeProcessor: @escaping @Sendable () throws -> any JobProcessor) {
+        self.init(configuration: configuration, logger: logger, makeProcessor: makeProcessor) {
+            try AMQPJobBroker(url: configuration.broker, stream: configuration.stream, prefetch: configuration.prefetch)
+        }
+    }
+
+    /// A worker whose broker connections come from `connect`.
+    init(configuration: WorkerConfiguration, logger: Logger, makeProcessor: @escaping @Sendable () throws -> any JobProcessor,
+         connect: @escaping @Sendable () throws -> any JobBroker) {
         self.configuration = configuration
         self.logger = logger
         self.makeProcessor = makeProcessor
+        self.connect = connect
     }
 
-    /// A job on its way through the worker.
-    struct Work: Sendable {
-        var delivery: Delivery
-        var job: JobMessage
-        /// Which connection delivered it: acks go only to that connection.
-        var generation: Int
-    }
+    typealias Machine = WorkerStateMachine<ContinuousClock.Instant>
 
     /// Runs until stopped. Throws only when the processors cannot be built (bad models).
     public func run() throws {
         // Build one processor up front so that a model problem fails fast, before any job is taken.
         let first = try makeProcessor()
-        let jobs = WorkQueue<Work>()
-        let done = WorkQueue<(Work, ResultMessage)>()
+        let jobs = WorkQueue<Machine.Work>()
+        let done = WorkQueue<(Machine.WorkID, ResultMessage)>()
         let finished = DispatchGroup()
         for index in 0..<configuration.concurrency {
             finished.enter()
@@ -68,6 +86,8 @@ public final class WorkerService: Sendable {
             let prepared = index == 0 ? UncheckedBox(first) : nil
             let worker = identity
             let logger = logger
+            let budget = configuration.jobBudget
+            let abandon = abandon
             let thread = Thread {
                 defer { finished.leave() }
                 let processor: any JobProcessor
@@ -78,8 +98,9 @@ public final class WorkerService: Sendable {
                     return
                 }
                 while let work = jobs.take() {
-                    let result = processor.process(work.job, worker: worker)
-                    done.put((work, result))
+                    let deadline = MediaDeadline(budget: budget) { abandon.count > 0 }
+                    let result = processor.process(work.job, worker: worker, deadline: deadline)
+                    done.put((work.id, result))
                 }
             }
             thread.name = "processing-\(index)"
@@ -87,9 +108,16 @@ public final class WorkerService: Sendable {
             thread.start()
         }
         var loop = BrokerLoop(service: self, jobs: jobs, done: done)
-        loop.run()
+        let abandoned = loop.run()
         jobs.close()
-        finished.wait()
+        if abandoned > 0 {
+            abandon.request()
+            if finished.wait(timeout: .now() + abandonWait.timeInterval) == .timedOut {
+                logger.warning("processing threads still busy; leaving them", metadata: ["jobs": "\(abandoned)"])
+            }
+        } else {
+            finished.wait()
+        }
     }
 }
 
@@ -99,160 +127,151 @@ struct UncheckedBox<Value>: @unchecked Sendable {
     init(_ value: Value) { self.value = value }
 }
 
-/// The connection-owning side of a worker.
+/// The connection-owning side of a worker: performs what the state machine asks.
 struct BrokerLoop {
+    typealias Machine = WorkerService.Machine
     let service: WorkerService
-    let jobs: WorkQueue<WorkerService.Work>
-    let done: WorkQueue<(WorkerService.Work, ResultMessage)>
-    var connection: BrokerConnection?
-    var publisher: ConfirmedSequence?
-    var consumerTag: String?
-    var generation = 0
-    var inFlight = 0
-    var taken = 0
-    var stopSeen = 0
-    var stopDeadline: ContinuousClock.Instant?
-    var backoff: Duration = .milliseconds(250)
+    let jobs: WorkQueue<Machine.Work>
+    let done: WorkQueue<(Machine.WorkID, ResultMessage)>
+    var machine: Machine
+    var broker: (any JobBroker)?
     var logger: Logger { service.logger }
-    let consumeChannel: UInt16 = 1
-    let publishChannel: UInt16 = 2
+    let clock = ContinuousClock()
 
-    var queue: String { Topology.jobQueue(service.configuration.stream.rawValue) }
+    init(service: WorkerService, jobs: WorkQueue<Machine.Work>, done: WorkQueue<(Machine.WorkID, ResultMessage)>) {
+        self.service = service
+        self.jobs = jobs
+        self.done = done
+        machine = Machine(jobLimit: service.configuration.jobLimit, shutdownGrace: service.configuration.shutdownGrace)
+    }
 
-    mutating func run() {
+    /// Runs until the machine says to exit; returns the number of jobs left to the broker.
+    mutating func run() -> Int {
         while true {
+            let now = clock.now
             let stops = service.stop.count
-            if stops > stopSeen {
-                stopSeen = stops
-                if stops == 1 {
-                    stopDeadline = .now + service.configuration.shutdownGrace
-                    logger.info("stopping: finishing \(inFlight) job(s) in flight")
+            if stops > machine.stopRequests {
+                if machine.stopRequests == 0 { logger.info("stopping: finishing \(machine.inFlight) job(s) in flight") }
+                perform { $0.stopRequested(count: stops, now: now) }
+            }
+            switch machine.nextStep(now: now) {
+            case .exit(let abandoned):
+                if abandoned > 0 { logger.warning("leaving \(abandoned) job(s) to the broker for redelivery") }
+                broker?.close()
+                broker = nil
+                return abandoned
+            case .wait(let delay):
+                sleep(min(delay, .milliseconds(100)))
+                collectFinished()
+            case .connect(let consuming):
+                do {
+                    let broker = try service.connect()
+                    self.broker = broker
+                    if consuming { try broker.startConsuming() }
+                    logger.info("connected", metadata: ["broker": "\(service.configuration.broker)",
+                                                        "concurrency": "\(service.configuration.concurrency)",
+                                                        "prefetch": "\(service.configuration.prefetch)"])
+                    perform { $0.connected(consuming: consuming) }
+                } catch {
+                    lostConnection(error)
+                }
+            case .poll:
+                collectFinished()
+                guard let broker else { continue }
+                do {
+                    if let event = try broker.nextEvent(timeout: .milliseconds(20)) {
+                        try handle(event)
+                    }
+                } catch {
+                    lostConnection(error)
                 }
             }
-            let stopping = stopSeen > 0 || (service.configuration.jobLimit > 0 && taken >= service.configuration.jobLimit)
-            if stopping {
-                if inFlight == 0 { break }
-                if stopSeen > 1 || (stopDeadline.map { ContinuousClock.now > $0 } ?? false) {
-                    logger.warning("leaving \(inFlight) job(s) to the broker for redelivery")
-                    break
-                }
-            }
-            do {
-                if connection == nil {
-                    try connect(consuming: !stopping)
-                }
-                if stopping { try stopConsuming() }
-                try publishFinished()
-                if let event = try connection!.nextEvent(timeout: .milliseconds(20)) {
-                    try handle(event, stopping: stopping)
-                }
-                backoff = .milliseconds(250)
-            } catch {
-                lostConnection(error)
-            }
-        }
-        connection?.close()
-        connection = nil
-    }
-
-    mutating func connect(consuming: Bool) throws {
-        let configuration = service.configuration
-        let connection = try BrokerConnection(url: configuration.broker)
-        try connection.openChannel(consumeChannel)
-        try Topology.declare([queue, Topology.resultsQueue], on: connection, channel: consumeChannel)
-        try connection.setPrefetch(configuration.prefetch, channel: consumeChannel)
-        try connection.openChannel(publishChannel)
-        try connection.enableConfirms(channel: publishChannel)
-        if consuming {
-            consumerTag = try connection.consume(queue: queue, channel: consumeChannel)
-        }
-        generation += 1
-        publisher = ConfirmedSequence()
-        self.connection = connection
-        logger.info("connected", metadata: ["broker": "\(configuration.broker)", "queue": "\(queue)",
-                                            "concurrency": "\(configuration.concurrency)", "prefetch": "\(configuration.prefetch)"])
-    }
-
-    mutating func stopConsuming() throws {
-        guard let tag = consumerTag, let connection else { return }
-        consumerTag = nil
-        try connection.cancel(consumerTag: tag, channel: consumeChannel)
-        // Jobs not started go back to the queue for another worker.
-        for work in jobs.drain() {
-            try connection.reject(work.delivery, requeue: true)
-            inFlight -= 1
         }
     }
 
-    mutating func publishFinished() throws {
-        guard let connection, var publisher else { return }
-        while let (work, result) = done.poll() {
-            let sequence = try connection.publish(
-                MessageCodec.encode(result), exchange: "", routingKey: Topology.resultsQueue,
-                messageID: result.jobID.uuidString, channel: publishChannel)
-            publisher.pending[sequence] = work
-            logger.debug("published result", metadata: ["clip_id": "\(result.clipID)", "job_id": "\(result.jobID)",
-                                                         "outcome": "\(result.outcome.rawValue)"])
+    /// Hands finished jobs to the machine (which publishes their results when connected).
+    mutating func collectFinished() {
+        while let (id, result) = done.poll() {
+            perform { $0.finished(id, result: result) }
         }
-        self.publisher = publisher
     }
 
-    mutating func handle(_ event: BrokerEvent, stopping: Bool) throws {
-        guard let connection else { return }
+    mutating func handle(_ event: BrokerEvent) throws {
         switch event {
         case .delivery(let delivery):
-            if stopping {
-                try connection.reject(delivery, requeue: true)
-                return
-            }
+            let configuration = service.configuration
+            var job: JobMessage?
             do {
-                let job = try MessageCodec.decodeJob(delivery.body, limit: Topology.maximumMessageBytes)
-                guard job.stream == service.configuration.stream else {
-                    throw MessageDecodingError(reason: "a \(job.stream.rawValue) job on the \(service.configuration.stream.rawValue) queue")
+                let decoded = try MessageCodec.decodeJob(delivery.body, limit: Topology.maximumMessageBytes)
+                guard decoded.stream == configuration.stream else {
+                    throw MessageDecodingError(reason: "a \(decoded.stream.rawValue) job on the \(configuration.stream.rawValue) queue")
                 }
-                inFlight += 1
-                taken += 1
-                jobs.put(WorkerService.Work(delivery: delivery, job: job, generation: generation))
+                job = decoded
             } catch {
                 logger.error("dead-lettering a message that is not a valid job",
                              metadata: ["delivery_tag": "\(delivery.deliveryTag)", "reason": "\(error)"])
-                try connection.reject(delivery, requeue: false)
             }
+            try performing(machine.delivered(delivery, job: job))
         case .confirmed(let sequence, let multiple):
-            for work in publisher?.settle(sequence, multiple: multiple) ?? [] {
-                inFlight -= 1
-                if work.generation == generation { try connection.ack(work.delivery) }
-            }
+            try performing(machine.confirmed(sequence, multiple: multiple))
         case .refused(let sequence, let multiple):
-            for work in publisher?.settle(sequence, multiple: multiple) ?? [] {
-                inFlight -= 1
-                logger.warning("the broker refused a result; the job goes back to the queue", metadata: ["clip_id": "\(work.job.clipID)"])
-                if work.generation == generation { try connection.reject(work.delivery, requeue: true) }
+            let actions = machine.refused(sequence, multiple: multiple)
+            if !actions.isEmpty { logger.warning("the broker refused \(actions.count) result(s); their jobs go back to the queue") }
+            try performing(actions)
+        }
+    }
+
+    /// Applies an event to the machine and performs its actions; a broker failure counts as a lost connection.
+    mutating func perform(_ event: (inout Machine) -> [Machine.Action]) {
+        let actions = event(&machine)
+        do {
+            try performing(actions)
+        } catch {
+            lostConnection(error)
+        }
+    }
+
+    mutating func performing(_ actions: [Machine.Action]) throws {
+        for action in actions {
+            switch action {
+            case .process(let work):
+                jobs.put(work)
+            case .publish(let id, let result):
+                guard let broker else { continue }
+                let sequence = try broker.publish(result)
+                machine.published(id, sequence: sequence)
+                logger.debug("published result", metadata: ["clip_id": "\(result.clipID)", "job_id": "\(result.jobID)",
+                                                             "outcome": "\(result.outcome.rawValue)"])
+            case .ack(let delivery):
+                try broker?.ack(delivery)
+            case .reject(let delivery, let requeue):
+                try broker?.reject(delivery, requeue: requeue)
+            case .cancelConsumer:
+                try broker?.stopConsuming()
+                machine.consumerCancelled()
+            case .withdrawUnstarted:
+                try performing(machine.withdrawn(jobs.drain().map(\.id)))
             }
         }
     }
 
     mutating func lostConnection(_ error: any Error) {
-        logger.warning("broker connection lost; reconnecting in \(backoff)", metadata: ["error": "\(error)"])
-        connection = nil
-        consumerTag = nil
-        // Unconfirmed results and unstarted jobs die with the connection: the broker redelivers their jobs.
-        inFlight -= publisher?.pending.count ?? 0
-        publisher = nil
-        inFlight -= jobs.drain().count
-        sleep(backoff)
-        backoff = min(backoff * 2, .seconds(10))
+        broker?.close()
+        broker = nil
+        let now = clock.now
+        let actions = machine.connectionLost(now: now)
+        if case .wait(let delay) = machine.nextStep(now: now) {
+            logger.warning("broker connection lost; reconnecting in \(delay)", metadata: ["error": "\(error)"])
+        }
+        // Without a connection the only action is taking back unstarted jobs, which cannot fail.
+        try? performing(actions)
     }
 }
 
-/// Publishes waiting for their confirm, by sequence number.
-struct ConfirmedSequence {
-    var pending: [UInt64: WorkerService.Work] = [:]
-
-    /// Removes and returns the work settled by a confirm or refusal.
-    mutating func settle(_ sequence: UInt64, multiple: Bool) -> [WorkerService.Work] {
-        if !multiple { return pending.removeValue(forKey: sequence).map { [$0] } ?? [] }
-        let settled = pending.keys.filter { $0 <= sequence }.sorted()
-        return settled.compactMap { pending.removeValue(forKey: $0) }
+extension Duration {
+    /// The duration in seconds, for Foundation and Dispatch APIs.
+    var timeInterval: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) * 1e-18
     }
 }

@@ -77,6 +77,32 @@ public enum TestData {
         return server
     }
 
+    /// Starts a loopback HTTP server that answers every request for `file` with its full length but sends only the
+    /// first `fraction` of its bytes, then holds the connection open: a source that stalls mid-transfer.
+    /// Kill it with SIGKILL.
+    public static func startStallingServer(port: Int, file: URL, fraction: Double) throws -> Process {
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["python3", "-c", """
+            import socket, sys, threading, time
+            data = open(sys.argv[1], "rb").read(); sent = int(len(data) * float(sys.argv[2]))
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", \(port))); s.listen(8); print("ready", flush=True)
+            def serve(c):
+                c.recv(65536)
+                c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Type: video/mp4\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(data) + data[:sent])
+                time.sleep(3600)
+            while True:
+                c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
+            """, file.path, String(fraction)]
+        let ready = Pipe()
+        server.standardOutput = ready
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        _ = ready.fileHandleForReading.availableData
+        return server
+    }
+
     /// Runs a program from the PATH, returning its exit status; output is discarded.
     @discardableResult
     public static func run(_ program: String, _ arguments: [String]) throws -> Int32 {

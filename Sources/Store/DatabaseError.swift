@@ -15,6 +15,8 @@ public struct DatabaseError: Error, Sendable, Equatable, CustomStringConvertible
         case statementFailed = "statement_failed"
         /// A value could not be read as the expected type.
         case decodingFailed = "decoding_failed"
+        /// A value could not be written as the column's type (a NaN in a JSON array).
+        case encodingFailed = "encoding_failed"
     }
 
     public var code: Code
@@ -32,7 +34,7 @@ public struct DatabaseError: Error, Sendable, Equatable, CustomStringConvertible
         let head = "\(code.rawValue)\(sqlState.map { " (SQLSTATE \($0))" } ?? "")"
         switch code {
         case .invalidURL, .connectionFailed, .connectionLost: return "\(head): \(message)"
-        case .statementFailed, .decodingFailed: return head
+        case .statementFailed, .decodingFailed, .encodingFailed: return head
         }
     }
 
@@ -49,7 +51,7 @@ public struct DatabaseError: Error, Sendable, Equatable, CustomStringConvertible
             guard let sqlState else { return false }
             return sqlState.hasPrefix("08") || sqlState.hasPrefix("57P") || sqlState == SQLState.serializationFailure
                 || sqlState == SQLState.deadlockDetected
-        case .invalidURL, .decodingFailed: return false
+        case .invalidURL, .decodingFailed, .encodingFailed: return false
         }
     }
 }

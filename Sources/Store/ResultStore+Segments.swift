@@ -42,11 +42,13 @@ extension ResultStore {
     func recordSegment(_ result: ResultMessage, _ segment: Segment, prediction: StreamPrediction?) throws -> ClipDecision? {
         let clip = String(result.clipID)
         let index = String(segment.index)
+        let labels = try result.labels.map(Self.jsonArray)
+        let logits = try result.logits.map(Self.jsonArray)
         try database.query("""
             INSERT INTO segment_results (clip_id, segment_index, stream, outcome, label, confidence, probabilities,
                 model_labels, logits, model, model_sha256, fusion_weight, frames_sampled, faces_found, error_code, error,
                 timings, worker, job_id, attempt, faces_seen)
-            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::text[], $9::real[], $10, $11, $12, $13, $14, $15, $16, $17::jsonb,
+            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11, $12, $13, $14, $15, $16, $17::jsonb,
                 $18, $19::uuid, $20, $21)
             ON CONFLICT (clip_id, segment_index, stream) DO UPDATE SET
                 outcome = EXCLUDED.outcome, label = EXCLUDED.label, confidence = EXCLUDED.confidence,
@@ -58,15 +60,14 @@ extension ResultStore {
             """, [
                 clip, index, result.stream.rawValue, result.outcome.rawValue, prediction?.label.rawValue,
                 prediction.map { String($0.confidence) }, prediction.map { Self.json(probabilities: $0.probabilities) },
-                result.labels.map(Self.arrayLiteral), result.logits.map { Self.arrayLiteral($0.map { String($0) }) },
+                labels, logits,
                 result.model.name, result.model.sha256, String(result.model.fusionWeight),
                 result.framesSampled.map(String.init), result.facesFound.map(String.init),
                 result.error?.code, result.error?.reason, Self.json(result.timings), result.worker,
                 result.jobID.uuidString, String(result.attempt), result.facesSeen.map(String.init),
             ])
         let states = try database.query("""
-            SELECT stream, outcome, array_to_json(model_labels) AS model_labels, array_to_json(logits) AS logits,
-                   probabilities, fusion_weight, error_code, error
+            SELECT stream, outcome, model_labels, logits, probabilities, fusion_weight, error_code, error
             FROM segment_results WHERE clip_id = $1 AND segment_index = $2
             """, [clip, index])
         let decision = ClipDecision.decide(

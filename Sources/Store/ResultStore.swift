@@ -102,11 +102,13 @@ public struct ResultStore {
             if let segment = result.segment {
                 return (true, try recordSegment(result, segment, prediction: prediction))
             }
+            let labels = try result.labels.map(Self.jsonArray)
+            let logits = try result.logits.map(Self.jsonArray)
             try database.query("""
                 INSERT INTO stream_results (clip_id, stream, outcome, label, confidence, probabilities, model_labels, logits,
                     model, model_sha256, fusion_weight, frames_decoded, frames_sampled, faces_found, media_seconds,
                     error_code, error, timings, worker, job_id, attempt, faces_seen, rotation, face_height)
-                VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::text[], $8::real[], $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10, $11, $12, $13, $14, $15, $16, $17,
                     $18::jsonb, $19, $20::uuid, $21, $22, $23, $24)
                 ON CONFLICT (clip_id, stream) DO UPDATE SET
                     outcome = EXCLUDED.outcome, label = EXCLUDED.label, confidence = EXCLUDED.confidence,
@@ -121,7 +123,7 @@ public struct ResultStore {
                     String(result.clipID), result.stream.rawValue, result.outcome.rawValue,
                     prediction?.label.rawValue, prediction.map { String($0.confidence) },
                     prediction.map { Self.json(probabilities: $0.probabilities) },
-                    result.labels.map(Self.arrayLiteral), result.logits.map { Self.arrayLiteral($0.map { String($0) }) },
+                    labels, logits,
                     result.model.name, result.model.sha256, String(result.model.fusionWeight),
                     result.framesDecoded.map(String.init), result.framesSampled.map(String.init), result.facesFound.map(String.init),
                     result.mediaSeconds.map { String($0) }, result.error?.code, result.error?.reason,
@@ -158,14 +160,13 @@ public struct ResultStore {
 
     private func streamState(clipID: Int64, stream: StreamKind) throws -> StreamState? {
         let rows = try database.query("""
-            SELECT outcome, array_to_json(model_labels) AS model_labels, array_to_json(logits) AS logits, probabilities,
-                   fusion_weight, error_code, error
+            SELECT outcome, model_labels, logits, probabilities, fusion_weight, error_code, error
             FROM stream_results WHERE clip_id = $1 AND stream = $2
             """, [String(clipID), stream.rawValue])
         return try rows.first.map(Self.streamState)
     }
 
-    /// A stored stream result (columns outcome, model_labels and logits as JSON arrays, probabilities,
+    /// A stored stream result (columns outcome, model_labels and logits (jsonb arrays), probabilities,
     /// fusion_weight, error_code, error) as Fusion's input. A stored prediction that does not hold together (labels
     /// and logits of different lengths, unreadable probabilities) is a failed stream with that reason, never a trap.
     static func streamState(_ row: Row) throws -> StreamState {
@@ -234,10 +235,15 @@ public struct ResultStore {
         return String(decoding: (try? encoder.encode(values)) ?? Data("{}".utf8), as: UTF8.self)
     }
 
-    /// A PostgreSQL array literal, every element quoted and escaped (sent as a parameter, not spliced into SQL).
-    static func arrayLiteral(_ values: [String]) -> String {
-        "{" + values.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
-            .joined(separator: ",") + "}"
+    /// An array as JSON text, for a jsonb parameter.
+    ///
+    /// - Throws: `DatabaseError` `.encodingFailed` for a value JSON cannot hold (a NaN or infinite logit).
+    static func jsonArray<Element: Encodable>(_ value: [Element]) throws -> String {
+        do {
+            return String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+        } catch {
+            throw DatabaseError(.encodingFailed, message: "a value cannot be stored as JSON: \(error)")
+        }
     }
 
     static func parseProbabilities(_ text: String) -> [Float]? {

@@ -125,3 +125,16 @@ extension Schema {
         LEFT JOIN segment_results v ON v.clip_id = g.clip_id AND v.segment_index = g.segment_index AND v.stream = 'video';
         """
 }
+
+extension Schema {
+    /// Migration 5: each stream result's model labels and logits as jsonb arrays (written and read through Codable),
+    /// instead of `text[]` and `real[]`.
+    static let predictionsMigration = """
+        ALTER TABLE stream_results
+            ALTER COLUMN model_labels TYPE jsonb USING array_to_json(model_labels)::jsonb,
+            ALTER COLUMN logits TYPE jsonb USING array_to_json(logits)::jsonb;
+        ALTER TABLE segment_results
+            ALTER COLUMN model_labels TYPE jsonb USING array_to_json(model_labels)::jsonb,
+            ALTER COLUMN logits TYPE jsonb USING array_to_json(logits)::jsonb;
+        """
+}

@@ -116,6 +116,7 @@ public enum Schema {
         """,
         segmentsMigration,
         facesMigration,
+        predictionsMigration,
     ]
 
     /// Applies the migrations not yet applied, in one transaction serialised across processes by an advisory

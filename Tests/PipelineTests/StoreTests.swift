@@ -70,7 +70,11 @@ struct StoreTests {
             Issue.record("expected fused"); return
         }
         #expect(fused.basis == .both && fused.label == .happy)
-        let stored = try store.database.query("SELECT model_labels[1] AS first, cardinality(model_labels) AS n FROM stream_results WHERE clip_id = $1 AND stream = 'audio'", [String(clip.id)])
+        let stored = try store.database.query("""
+            SELECT model_labels->>0 AS first, jsonb_array_length(model_labels) AS n, jsonb_typeof(logits->0) AS logit
+            FROM stream_results WHERE clip_id = $1 AND stream = 'audio'
+            """, [String(clip.id)])
+        #expect(stored[0]["logit"] == "number")
         #expect(stored[0]["first"] == "angry, loud" && stored[0]["n"] == "7")
     }
 

@@ -34,10 +34,11 @@ let package = Package(
 
         // Swift wrappers and pure logic.
         .target(name: "Emotion"),
+        .target(name: "Credentials"),
         .target(name: "Media", dependencies: ["CFFmpeg"]),
         .target(name: "Vision", dependencies: ["CVBridge"]),
-        .target(name: "Messaging", dependencies: ["CRabbitMQ"]),
-        .target(name: "Store", dependencies: ["CLibPQ", "Emotion"]),
+        .target(name: "Messaging", dependencies: ["CRabbitMQ", "Credentials"]),
+        .target(name: "Store", dependencies: ["CLibPQ", "Credentials", "Emotion"]),
         .target(
             name: "Analysis",
             dependencies: ["Emotion", "Media", "Vision", .product(name: "Logging", package: "swift-log")]
@@ -83,6 +84,8 @@ let package = Package(
             dependencies: ["Analysis", "Emotion", "Media", "Vision", "TestSupport"],
             resources: [.copy("Fixtures")]
         ),
+        .testTarget(name: "MessagingTests", dependencies: ["Messaging", "Credentials", "TestSupport"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Emotion", "TestSupport"]),
         .testTarget(
             name: "PipelineTests",
             dependencies: ["Pipeline", "Messaging", "Store", "Emotion", "Media", "TestSupport",

@@ -29,11 +29,11 @@ public struct ConnectionOptions: ParsableArguments {
 
     public func broker() throws -> BrokerURL { try brokerOptions.broker() }
 
-    public func database() -> String { DatabaseConnection.resolveURL(databaseURL) }
+    public func database() throws -> DatabaseURL { try DatabaseURL.resolve(databaseURL) }
 
     /// Connects to the database, applies pending migrations and returns the result store.
     public func openStore() throws -> ResultStore {
-        let database = try DatabaseConnection(url: database())
+        let database = try DatabaseConnection(url: try database())
         try Schema.migrate(database)
         return ResultStore(database: database)
     }

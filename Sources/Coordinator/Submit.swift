@@ -52,7 +52,7 @@ extension Coordinator {
             let name = batch ?? Self.defaultBatchName(inputs[0])
             let plan = SegmentPlan(threshold: segmentThreshold, length: segmentLength, hop: segmentHop)
             let summary = try Pipeline.submit(sources: sources, batch: name, force: force, plan: plan,
-                                              databaseURL: connection.database(), broker: try connection.broker(),
+                                              databaseURL: try connection.database(), broker: try connection.broker(),
                                               probeTimeout: probeTimeout)
             print("batch \(summary.batch): \(summary.found) clip(s) found, \(summary.published) queued, "
                   + "\(summary.skipped) skipped (already have results)"

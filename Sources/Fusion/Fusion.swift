@@ -24,7 +24,7 @@ struct Fusion: ParsableCommand {
         func run() throws {
             let logger = logging.bootstrap("er-fusion")
             let service = FusionService(
-                configuration: FusionConfiguration(broker: try connection.broker(), databaseURL: connection.database(), prefetch: prefetch),
+                configuration: FusionConfiguration(broker: try connection.broker(), databaseURL: try connection.database(), prefetch: prefetch),
                 logger: logger)
             let handlers = service.stop.installSignalHandlers()
             defer { handlers.forEach { $0.cancel() } }

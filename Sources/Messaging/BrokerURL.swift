@@ -1,3 +1,4 @@
+import Credentials
 import Foundation
 
 /// Where the broker is and how to log in: `amqp[s]://user:password@host:port/vhost`.
@@ -20,7 +21,7 @@ public struct BrokerURL: Sendable, Equatable, CustomStringConvertible {
     public init(_ string: String) throws(MessagingError) {
         guard let components = URLComponents(string: string), let scheme = components.scheme?.lowercased(),
               ["amqp", "amqps"].contains(scheme), let host = components.host, !host.isEmpty else {
-            throw MessagingError(.invalidURL, reason: "expected amqp[s]://user:password@host:port/vhost, got \(Self.mask(string))")
+            throw MessagingError(.invalidURL, reason: "expected amqp[s]://user:password@host:port/vhost, got \(Credentials.mask(string))")
         }
         self.host = host
         usesTLS = scheme == "amqps"
@@ -41,31 +42,16 @@ public struct BrokerURL: Sendable, Equatable, CustomStringConvertible {
     ///
     /// - Throws: `.invalidURL` when the URL is malformed or `$ER_AMQP_URL_FILE` cannot be read (never the
     ///   password: the message masks it).
-    public static func resolve(_ explicit: String?) throws(MessagingError) -> BrokerURL {
-        if let explicit { return try BrokerURL(explicit) }
-        let environment = ProcessInfo.processInfo.environment
-        if let value = environment[environmentKey], !value.isEmpty { return try BrokerURL(value) }
-        if let path = environment[fileEnvironmentKey], !path.isEmpty {
-            let value: String
-            do {
-                value = try readSecret(path)
-            } catch {
-                throw MessagingError(.invalidURL, reason: "cannot read \(fileEnvironmentKey) \(path): \(error)")
-            }
-            return try BrokerURL(value)
+    public static func resolve(_ explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(MessagingError) -> BrokerURL {
+        let value: String?
+        do {
+            value = try Credentials.lookup(explicit: explicit, environmentKey: environmentKey, fileEnvironmentKey: fileEnvironmentKey,
+                                           environment: environment)
+        } catch {
+            throw MessagingError(.invalidURL, reason: error.description)
         }
-        return try BrokerURL(localDefault)
-    }
-
-    /// The first non-empty line of a secret file, without surrounding white space (files written by `echo`
-    /// or editors end with a newline).
-    static func readSecret(_ path: String) throws -> String {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        guard let line = text.split(whereSeparator: \.isNewline).map({ $0.trimmingCharacters(in: .whitespaces) })
-            .first(where: { !$0.isEmpty }) else {
-            throw SecretFileError(reason: "the file is empty")
-        }
-        return line
+        return try BrokerURL(value ?? localDefault)
     }
 
     /// The URL with the password masked, safe to log.
@@ -73,19 +59,4 @@ public struct BrokerURL: Sendable, Equatable, CustomStringConvertible {
         let vhost = virtualHost == "/" ? "%2f" : (virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? virtualHost)
         return "\(usesTLS ? "amqps" : "amqp")://\(user):***@\(host):\(port)/\(vhost)"
     }
-
-    /// Masks the password of any URL-shaped string (`scheme://user:password@…`), up to the last `@` so that a
-    /// password with a stray `@` is still hidden whole (masking too much is harmless in a log).
-    public static func mask(_ string: String) -> String {
-        guard let schemeEnd = string.range(of: "://"),
-              let at = string[schemeEnd.upperBound...].lastIndex(of: "@"),
-              let colon = string[schemeEnd.upperBound..<at].firstIndex(of: ":") else { return string }
-        return String(string[..<string.index(after: colon)]) + "***" + String(string[at...])
-    }
-}
-
-/// Why a secret file could not be used.
-struct SecretFileError: Error, CustomStringConvertible {
-    var reason: String
-    var description: String { reason }
 }

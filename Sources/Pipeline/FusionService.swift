@@ -7,11 +7,11 @@ import Store
 /// How Fusion runs.
 public struct FusionConfiguration: Sendable {
     public var broker: BrokerURL
-    public var databaseURL: String
+    public var databaseURL: DatabaseURL
     /// Results the broker may send ahead.
     public var prefetch: Int
 
-    public init(broker: BrokerURL, databaseURL: String, prefetch: Int = 64) {
+    public init(broker: BrokerURL, databaseURL: DatabaseURL, prefetch: Int = 64) {
         self.broker = broker
         self.databaseURL = databaseURL
         self.prefetch = prefetch
@@ -155,7 +155,7 @@ public final class FusionService: Sendable {
                     let database = try DatabaseConnection(url: configuration.databaseURL)
                     try Schema.migrate(database)
                     store = ResultStore(database: database)
-                    logger.info("connected to the database", metadata: ["database": "\(database.displayURL)"])
+                    logger.info("connected to the database", metadata: ["database": "\(database.url)"])
                 }
                 if onlyIfMissing {
                     return try store!.recordUnlessPresent(result)

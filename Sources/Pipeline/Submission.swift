@@ -25,7 +25,7 @@ public struct SubmissionSummary: Sendable, Equatable {
 /// submission (still queued) are published again, which is safe because results are idempotent. A source that does
 /// not answer the duration probe within `probeTimeout` seconds is registered failed (`timeout`) and the rest go on.
 public func submit(
-    sources: [String], batch: String, force: Bool, plan: SegmentPlan = SegmentPlan(), databaseURL: String, broker: BrokerURL,
+    sources: [String], batch: String, force: Bool, plan: SegmentPlan = SegmentPlan(), databaseURL: DatabaseURL, broker: BrokerURL,
     probeTimeout: Double = 20
 ) throws -> SubmissionSummary {
     let database = try DatabaseConnection(url: databaseURL)

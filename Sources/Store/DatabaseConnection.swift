@@ -49,23 +49,15 @@ public struct Row: Sendable, Equatable {
 /// Belongs to one thread. Every statement is sent with `PQexecParams`: values travel as parameters, never
 /// spliced into SQL. Owns its connection and closes it in `deinit`.
 public final class DatabaseConnection {
-    /// The environment variable that names the database.
-    public static let environmentKey = "ER_DATABASE_URL"
-    /// The local stack's database (`scripts/stack up`).
-    public static let localDefault = "postgresql://er:er@127.0.0.1:5433/emotions"
-
     private var connection: OpaquePointer?
-    /// The URL with its password masked.
-    public let displayURL: String
+    /// Where it is connected (its `description` masks the password).
+    public let url: DatabaseURL
 
-    /// Connects to `url` (a `postgresql://` URL or a libpq key=value string).
-    public init(url: String) throws(DatabaseError) {
-        if url.hasPrefix(Self.unreadableMarker) {
-            displayURL = "?"
-            throw DatabaseError(.connectionFailed, message: "cannot read " + url.dropFirst(Self.unreadableMarker.count))
-        }
-        displayURL = Self.mask(url)
-        connection = PQconnectdb(url)
+    /// Connects to `url`.
+    public init(url: DatabaseURL) throws(DatabaseError) {
+        self.url = url
+        let displayURL = url.description
+        connection = PQconnectdb(url.connectionString)
         guard let connection, PQstatus(connection) == CONNECTION_OK else {
             let message = connection.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
             PQfinish(connection)
@@ -76,37 +68,6 @@ public final class DatabaseConnection {
         // back through results.
         try query("SET client_min_messages TO warning")
     }
-
-    /// The environment variable that names a file holding the database URL (a mounted secret), read when
-    /// `ER_DATABASE_URL` is absent or empty.
-    public static let fileEnvironmentKey = "ER_DATABASE_URL_FILE"
-
-    /// The URL from `explicit`, else `$ER_DATABASE_URL`, else the file named by `$ER_DATABASE_URL_FILE` (its first
-    /// non-empty line), else the local stack's.
-    ///
-    /// When the file cannot be read, the result is a marker that `init(url:)` turns into a `.connectionFailed`
-    /// error naming the file (never a silent fall back to another database).
-    public static func resolveURL(_ explicit: String?) -> String {
-        if let explicit { return explicit }
-        let environment = ProcessInfo.processInfo.environment
-        if let value = environment[environmentKey], !value.isEmpty { return value }
-        if let path = environment[fileEnvironmentKey], !path.isEmpty {
-            do {
-                let text = try String(contentsOfFile: path, encoding: .utf8)
-                if let line = text.split(whereSeparator: \.isNewline).map({ $0.trimmingCharacters(in: .whitespaces) })
-                    .first(where: { !$0.isEmpty }) {
-                    return line
-                }
-                return unreadableMarker + "\(fileEnvironmentKey) \(path): the file is empty"
-            } catch {
-                return unreadableMarker + "\(fileEnvironmentKey) \(path): \(error)"
-            }
-        }
-        return localDefault
-    }
-
-    /// Prefix of what `resolveURL` returns when the URL file cannot be read.
-    static let unreadableMarker = "unreadable-url-file:"
 
     deinit {
         PQfinish(connection)
@@ -162,19 +123,6 @@ public final class DatabaseConnection {
             if isHealthy { _ = try? query("ROLLBACK") }
             throw error
         }
-    }
-
-    /// Masks the passwords of a `postgresql://user:password@…` URL (up to the last `@`, so a password with a
-    /// stray `@` is hidden whole) and of `password=…` in a query string or a key=value connection string.
-    public static func mask(_ url: String) -> String {
-        var masked = url.replacingOccurrences(of: #"(?i)(password\s*=\s*)('(\\.|[^'])*'|[^\s&]+)"#, with: "$1***",
-                                              options: .regularExpression)
-        if let schemeEnd = masked.range(of: "://"),
-           let at = masked[schemeEnd.upperBound...].lastIndex(of: "@"),
-           let colon = masked[schemeEnd.upperBound..<at].firstIndex(of: ":") {
-            masked = String(masked[..<masked.index(after: colon)]) + "***" + String(masked[at...])
-        }
-        return masked
     }
 }
 

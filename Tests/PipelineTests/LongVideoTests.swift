@@ -56,7 +56,7 @@ struct LongVideoTests {
         #expect(try TestStack.run("er-coordinator", ["wait", longBatch, "--timeout", "300"]).status == 0)
         #expect(try TestStack.run("er-coordinator", ["wait", singleBatch, "--timeout", "300"]).status == 0)
 
-        let store = ResultStore(database: try DatabaseConnection(url: TestStack.databaseURL))
+        let store = ResultStore(database: try DatabaseConnection(url: DatabaseURL(TestStack.databaseURL)))
         let windows = try store.segments(batch: longBatch)
         #expect(windows.count == parts.count, "one window per concatenated clip")
         let singleRows = try store.clips(batch: singleBatch)

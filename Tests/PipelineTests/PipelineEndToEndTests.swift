@@ -47,7 +47,7 @@ struct PipelineEndToEndTests {
         let waited = try TestStack.run("er-coordinator", ["wait", batch, "--timeout", "600"])
         #expect(waited.status == 1, "wait exits 1 because one clip failed: \(waited.output)")
 
-        let database = try DatabaseConnection(url: TestStack.databaseURL)
+        let database = try DatabaseConnection(url: DatabaseURL(TestStack.databaseURL))
         let store = ResultStore(database: database)
         let rows = try store.clips(batch: batch)
         #expect(rows.count == clips.count + 1)
@@ -121,72 +121,6 @@ struct PipelineEndToEndTests {
     }
 }
 
-@Suite(.enabled(if: TestStack.available, Comment(rawValue: TestStack.missingReason)), .serialized)
-struct MessagingTests {
-    @Test func publishesWithConfirmsAndConsumes() throws {
-        let url = try BrokerURL(TestStack.amqpURL)
-        let connection = try BrokerConnection(url: url)
-        let queue = "er.test.\(UUID().uuidString.prefix(8))"
-        try connection.openChannel(1)
-        try connection.declareQueue(queue, quorum: false, deadLetterExchange: nil, deliveryLimit: 0, channel: 1)
-        let publisher = try ConfirmedPublisher(connection: connection, channel: 2, window: 8)
-        for index in 0..<50 { try publisher.publish(Array("message \(index)".utf8), toQueue: queue, messageID: nil) }
-        try publisher.waitForConfirms()
-        try connection.setPrefetch(10, channel: 1)
-        try connection.consume(queue: queue, channel: 1)
-        var received: [String] = []
-        while received.count < 50, let event = try connection.nextEvent(timeout: .seconds(5)) {
-            if case .delivery(let delivery) = event {
-                received.append(String(decoding: delivery.body, as: UTF8.self))
-                try connection.ack(delivery)
-            }
-        }
-        #expect(received == (0..<50).map { "message \($0)" })
-    }
-
-    @Test func rejectedMessagesAreDeadLettered() throws {
-        let url = try BrokerURL(TestStack.amqpURL)
-        let connection = try BrokerConnection(url: url)
-        let queue = "er.test.dead.\(UUID().uuidString.prefix(8))"
-        try connection.openChannel(1)
-        try Topology.declare([], on: connection, channel: 1)
-        try connection.declareQueue(queue, quorum: true, deadLetterExchange: Topology.deadLetterExchange, deliveryLimit: 2, channel: 1)
-        let marker = "poison \(UUID().uuidString)"
-        let publisher = try ConfirmedPublisher(connection: connection, channel: 2)
-        try publisher.publish(Array(marker.utf8), toQueue: queue, messageID: nil)
-        try publisher.waitForConfirms()
-        try connection.consume(queue: queue, channel: 1)
-        guard case .delivery(let delivery)? = try connection.nextEvent(timeout: .seconds(5)) else {
-            Issue.record("no delivery"); return
-        }
-        try connection.reject(delivery, requeue: false)
-
-        let reader = try BrokerConnection(url: url)
-        try reader.openChannel(1)
-        try reader.consume(queue: Topology.deadLetterQueue, channel: 1)
-        var found = false
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !found, ContinuousClock.now < deadline {
-            if case .delivery(let dead)? = try reader.nextEvent(timeout: .milliseconds(500)) {
-                if String(decoding: dead.body, as: UTF8.self) == marker { found = true; try reader.ack(dead) } else {
-                    try reader.reject(dead, requeue: true)
-                }
-            }
-        }
-        #expect(found)
-    }
-
-    @Test func badCredentialsAndUnreachableBrokersGiveTypedErrors() throws {
-        var wrong = try BrokerURL(TestStack.amqpURL)
-        wrong.password = "wrong"
-        #expect(#expect(throws: MessagingError.self) { try BrokerConnection(url: wrong) }?.code == .loginFailed)
-        var closed = wrong
-        closed.port = 9
-        #expect(#expect(throws: MessagingError.self) { try BrokerConnection(url: closed, timeout: .seconds(2)) }?.code == .connectionFailed)
-        #expect(wrong.description.contains("***") && !wrong.description.contains("wrong"))
-    }
-}
-
 @Suite(.enabled(if: TestStack.available && TestStack.executablesAvailable && TestData.hasPython,
                 "needs scripts/stack up, `swift build` and python3 for a loopback server"))
 struct SubmitTimeoutTests {
@@ -206,7 +140,7 @@ struct SubmitTimeoutTests {
         #expect(submitted.status == 0, "\(submitted.output)")
         #expect(ContinuousClock.now - started < .seconds(30))
         #expect(submitted.output.contains("2 clip(s) found, 0 queued") && submitted.output.contains("2 failed"), "\(submitted.output)")
-        let database = try DatabaseConnection(url: TestStack.databaseURL)
+        let database = try DatabaseConnection(url: DatabaseURL(TestStack.databaseURL))
         let rows = try database.query("SELECT status, error FROM clip_emotions WHERE batch = $1", [batch])
         #expect(rows.count == 2 && rows.allSatisfy { $0["status"] == "failed" && ($0["error"] ?? "").hasPrefix("timeout") })
     }

@@ -10,7 +10,7 @@ struct StoreTests {
     let store: ResultStore
 
     init() throws {
-        let database = try DatabaseConnection(url: TestStack.databaseURL)
+        let database = try DatabaseConnection(url: DatabaseURL(TestStack.databaseURL))
         try Schema.migrate(database)
         store = ResultStore(database: database)
     }
@@ -110,7 +110,7 @@ struct StoreTests {
         let errors = Mutex<[String]>([])
         DispatchQueue.concurrentPerform(iterations: 2) { writer in
             do {
-                let store = ResultStore(database: try DatabaseConnection(url: url))
+                let store = ResultStore(database: try DatabaseConnection(url: DatabaseURL(url)))
                 for index in real.indices {
                     if writer == 0 {
                         try store.record(real[index])
@@ -143,7 +143,7 @@ struct StoreTests {
             Thread {
                 defer { group.leave() }
                 do {
-                    let writer = ResultStore(database: try DatabaseConnection(url: url))
+                    let writer = ResultStore(database: try DatabaseConnection(url: DatabaseURL(url)))
                     for result in results { try writer.record(result) }
                 } catch {
                     failures.add("\(error)")
@@ -177,7 +177,7 @@ final class WorkerErrors: @unchecked Sendable {
 @Suite(.enabled(if: TestStack.available, Comment(rawValue: TestStack.missingReason)), .serialized)
 struct SegmentStoreTests {
     @Test func windowsAreFusedThenSummarisedIntoOneClipRow() throws {
-        let database = try DatabaseConnection(url: TestStack.databaseURL)
+        let database = try DatabaseConnection(url: DatabaseURL(TestStack.databaseURL))
         try Schema.migrate(database)
         let store = ResultStore(database: database)
         let name = "segments-\(UUID().uuidString.prefix(8))"
@@ -231,4 +231,28 @@ func testResult(_ job: JobMessage, label: EmotionLabel?) -> ResultMessage {
         result.error = .init(code: "no_face", reason: "no face found in 3 sampled frames")
     }
     return result
+}
+
+/// The database URL's forms and masking: no server needed.
+@Suite struct DatabaseURLTests {
+    @Test func acceptsURLsAndKeyValueStringsAndMasksThePassword() throws {
+        let url = try DatabaseURL("postgresql://svc:s3cret@db:5432/emotions?sslmode=verify-full")
+        #expect(url.connectionString == "postgresql://svc:s3cret@db:5432/emotions?sslmode=verify-full")
+        #expect(url.description == "postgresql://svc:***@db:5432/emotions?sslmode=verify-full")
+        #expect(try DatabaseURL("postgres://h/db").connectionString == "postgres://h/db")
+        #expect(try DatabaseURL("host=db password=s3cret dbname=emotions").description == "host=db password=*** dbname=emotions")
+        let wrong = #expect(throws: DatabaseError.self) { try DatabaseURL("mysql://svc:s3cret@db/emotions") }
+        #expect(wrong?.code == .invalidURL)
+        #expect(wrong.map { !"\($0)".contains("s3cret") } == true)
+        #expect(#expect(throws: DatabaseError.self) { try DatabaseURL("emotions") }?.code == .invalidURL)
+    }
+
+    @Test func anUnreadableURLFileIsAnErrorNotAFallBack() throws {
+        let environment = [DatabaseURL.fileEnvironmentKey: "/no/such/database-url"]
+        let error = #expect(throws: DatabaseError.self) { try DatabaseURL.resolve(nil, environment: environment) }
+        #expect(error?.code == .invalidURL)
+        #expect(error?.message.contains("ER_DATABASE_URL_FILE /no/such/database-url") == true)
+        #expect(try DatabaseURL.resolve(nil, environment: [:]).connectionString == DatabaseURL.localDefault)
+        #expect(try DatabaseURL.resolve(nil, environment: [DatabaseURL.environmentKey: "host=db"]).connectionString == "host=db")
+    }
 }

@@ -5,13 +5,15 @@ extension MediaFile {
     ///
     /// Planar YUV luma is used directly (expanded to full range when the stream is limited range);
     /// other pixel formats are converted with swscale. Frames come rotated upright by the stream's display
-    /// rotation (`MediaInfo.Stream.rotation`).
+    /// rotation (`MediaInfo.Stream.rotation`). A frame larger than `maxPixels` is scaled down (keeping its aspect)
+    /// straight from the decoder's buffer, so that 8K input costs no full-size gray copy.
     ///
     /// - Parameters:
     ///   - sampling: Which frames to hand over.
     ///   - range: A span to decode (seeking to its start), or `nil` for the whole stream.
     ///   - skipUnsampledFrames: With `.rate` sampling, let the decoder drop non-reference frames while the next
     ///     sample is more than a frame away (faster; the sample then lands on the next decoded frame).
+    ///   - maxPixels: The largest frame handed over, in pixels (3840 x 2160 by default).
     ///   - body: Called for each sampled frame, in order; return `false` to stop early.
     /// - Returns: The number of frames decoded (sampled or not).
     /// - Throws: `MediaError` (`.noVideoStream`, `.truncated`, `.decodingFailed`) or whatever `body` throws.
@@ -20,13 +22,14 @@ extension MediaFile {
         sampling: FrameSampling,
         range: TimeRange? = nil,
         skipUnsampledFrames: Bool = true,
+        maxPixels: Int = 3840 * 2160,
         _ body: (GrayFrame) throws -> Bool
     ) throws -> Int {
         let location = source.location
         try startPass(range: range, source: location)
         let decoder = try StreamDecoder(file: self, type: AVMEDIA_TYPE_VIDEO)
         var selector = FrameSampling.Selector(sampling)
-        let converter = GrayConverter(rotation: info.video?.rotation ?? 0)
+        let converter = GrayConverter(rotation: info.video?.rotation ?? 0, maxPixels: maxPixels)
         var decodedCount = 0
         var lastTime = 0.0
         var firstTime: Double?
@@ -69,13 +72,23 @@ extension MediaFile {
 final class GrayConverter {
     /// Clockwise rotation applied to every frame (0, 90, 180 or 270).
     let rotation: Int
+    /// Frames with more pixels are scaled down to fit.
+    let maxPixels: Int
     private var scaler: OpaquePointer?
     private let expandLimitedRange: [UInt8] = (0...255).map { value in
         UInt8(clamping: Int(((Double(value) - 16) * 255 / 219).rounded()))
     }
 
-    init(rotation: Int = 0) {
+    init(rotation: Int = 0, maxPixels: Int = .max) {
         self.rotation = rotation
+        self.maxPixels = maxPixels
+    }
+
+    /// The size a `width` x `height` frame is handed over at: itself, or scaled down to at most `maxPixels`.
+    func outputSize(width: Int, height: Int) -> (width: Int, height: Int) {
+        guard width * height > maxPixels else { return (width, height) }
+        let scale = (Double(maxPixels) / Double(width * height)).squareRoot()
+        return (max(2, Int(Double(width) * scale) & ~1), max(2, Int(Double(height) * scale) & ~1))
     }
 
     private static let planarLuma: Set<Int32> = [
@@ -90,9 +103,12 @@ final class GrayConverter {
         guard width > 0, height > 0 else {
             throw MediaError(.decodingFailed, source: source, reason: "frame has no size")
         }
-        var pixels = [UInt8](repeating: 0, count: width * height)
         let format = frame.pointee.format
-        if Self.planarLuma.contains(format), let plane = swift_frame_plane(frame, 0) {
+        let (outWidth, outHeight) = outputSize(width: width, height: height)
+        var pixels = [UInt8](repeating: 0, count: outWidth * outHeight)
+        if (outWidth, outHeight) != (width, height) {
+            try scale(frame, width: width, height: height, into: &pixels, outWidth: outWidth, outHeight: outHeight, source: source)
+        } else if Self.planarLuma.contains(format), let plane = swift_frame_plane(frame, 0) {
             let stride = Int(swift_frame_linesize(frame, 0))
             let limited = frame.pointee.color_range != AVCOL_RANGE_JPEG
                 && format != AV_PIX_FMT_YUVJ420P.rawValue && format != AV_PIX_FMT_YUVJ422P.rawValue
@@ -133,10 +149,46 @@ final class GrayConverter {
             }
         }
         guard rotation != 0 else {
-            return GrayFrame(width: width, height: height, pixels: pixels, timestamp: time, index: index)
+            return GrayFrame(width: outWidth, height: outHeight, pixels: pixels, timestamp: time, index: index)
         }
-        let (rotated, rotatedWidth, rotatedHeight) = Self.rotate(pixels, width: width, height: height, clockwise: rotation)
+        let (rotated, rotatedWidth, rotatedHeight) = Self.rotate(pixels, width: outWidth, height: outHeight, clockwise: rotation)
         return GrayFrame(width: rotatedWidth, height: rotatedHeight, pixels: rotated, timestamp: time, index: index)
+    }
+
+    /// Scales a frame down into `pixels` (`outWidth` x `outHeight`, gray) with swscale's area filter, reading the
+    /// luma plane of planar YUV directly (then expanding limited range) and converting other formats.
+    private func scale(_ frame: UnsafeMutablePointer<AVFrame>, width: Int, height: Int, into pixels: inout [UInt8],
+                       outWidth: Int, outHeight: Int, source: String) throws(MediaError) {
+        let format = frame.pointee.format
+        let lumaOnly = Self.planarLuma.contains(format)
+        scaler = sws_getCachedContext(
+            scaler, Int32(width), Int32(height), lumaOnly ? AV_PIX_FMT_GRAY8 : AVPixelFormat(rawValue: format),
+            Int32(outWidth), Int32(outHeight), AV_PIX_FMT_GRAY8, SWS_AREA, nil, nil, nil
+        )
+        guard let scaler else {
+            throw MediaError(.decodingFailed, source: source, reason: "cannot scale a \(width)x\(height) frame of pixel format \(format)")
+        }
+        pixels.withUnsafeMutableBufferPointer { out in
+            var destination: [UnsafeMutablePointer<UInt8>?] = [out.baseAddress, nil, nil, nil]
+            var lineSizes: [Int32] = [Int32(outWidth), 0, 0, 0]
+            withUnsafePointer(to: &frame.pointee.data) { dataTuple in
+                dataTuple.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { planes in
+                    withUnsafePointer(to: &frame.pointee.linesize) { sizeTuple in
+                        sizeTuple.withMemoryRebound(to: Int32.self, capacity: 8) { sizes in
+                            _ = sws_scale(scaler, planes, sizes, 0, Int32(height), &destination, &lineSizes)
+                        }
+                    }
+                }
+            }
+        }
+        let limited = lumaOnly && frame.pointee.color_range != AVCOL_RANGE_JPEG
+            && ![AV_PIX_FMT_YUVJ420P.rawValue, AV_PIX_FMT_YUVJ422P.rawValue, AV_PIX_FMT_YUVJ444P.rawValue,
+                 AV_PIX_FMT_GRAY8.rawValue].contains(format)
+        if limited {
+            expandLimitedRange.withUnsafeBufferPointer { table in
+                for offset in pixels.indices { pixels[offset] = table[Int(pixels[offset])] }
+            }
+        }
     }
 
     /// `pixels` (`width` x `height`) turned clockwise by 90, 180 or 270 degrees.

@@ -53,6 +53,19 @@ struct MediaFileTests {
         #expect(abs(Double(rated) - file.info.duration * 5) <= 2)
     }
 
+    /// A frame over the pixel limit comes scaled down (aspect kept, range expanded like the full-size path).
+    @Test func largeFramesAreScaledDownAsTheyAreDecoded() throws {
+        let file = try MediaFile(MediaSource(TestData.speakingClip))
+        var full: GrayFrame?
+        try file.forEachFrame(sampling: .all) { full = $0; return false }
+        var small: GrayFrame?
+        try file.forEachFrame(sampling: .all, maxPixels: 640 * 360) { small = $0; return false }
+        let (big, scaled) = (try #require(full), try #require(small))
+        #expect(scaled.width == 640 && scaled.height == 360)
+        func mean(_ frame: GrayFrame) -> Double { Double(frame.pixels.reduce(0) { $0 + Int($1) }) / Double(frame.pixels.count) }
+        #expect(abs(mean(big) - mean(scaled)) < 2, "\(mean(big)) vs \(mean(scaled))")
+    }
+
     @Test func stopsEarlyWhenAsked() throws {
         var seen = 0
         try MediaFile(MediaSource(TestData.speakingClip)).forEachFrame(sampling: .all) { _ in seen += 1; return seen < 3 }

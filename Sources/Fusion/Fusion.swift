@@ -18,13 +18,18 @@ struct Fusion: ParsableCommand {
         @Option(help: "Results the broker may send ahead.")
         var prefetch = 64
 
+        @Option(name: .customLong("shutdown-grace"),
+                help: "Seconds to wait after SIGTERM/SIGINT for the database to come back for the result in hand.")
+        var shutdownGrace = 30
+
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var logging: LoggingOptions
 
         func run() throws {
             let logger = logging.bootstrap("er-fusion")
             let service = FusionService(
-                configuration: FusionConfiguration(broker: try connection.broker(), databaseURL: try connection.database(), prefetch: prefetch),
+                configuration: FusionConfiguration(broker: try connection.broker(), databaseURL: try connection.database(), prefetch: prefetch,
+                                                   shutdownGrace: .seconds(shutdownGrace)),
                 logger: logger)
             let handlers = service.stop.installSignalHandlers()
             defer { handlers.forEach { $0.cancel() } }

@@ -2,7 +2,7 @@ internal import CRabbitMQ
 import Foundation
 
 /// A message delivered to a consumer.
-public struct Delivery: Sendable {
+public struct Delivery: Sendable, Equatable {
     /// The channel it came on; acks must use the same channel and connection.
     public var channel: UInt16
     public var deliveryTag: UInt64

@@ -10,16 +10,20 @@ public struct FusionConfiguration: Sendable {
     public var databaseURL: DatabaseURL
     /// Results the broker may send ahead.
     public var prefetch: Int
+    /// Longest wait, after a stop request, for the database to come back for the result in hand.
+    public var shutdownGrace: Duration
 
-    public init(broker: BrokerURL, databaseURL: DatabaseURL, prefetch: Int = 64) {
+    public init(broker: BrokerURL, databaseURL: DatabaseURL, prefetch: Int = 64, shutdownGrace: Duration = .seconds(30)) {
         self.broker = broker
         self.databaseURL = databaseURL
         self.prefetch = prefetch
+        self.shutdownGrace = shutdownGrace
     }
 }
 
 /// Fusion: consumes results, stores each stream's result and, once a clip's streams are in, its fused result —
-/// in one transaction — and acknowledges only after the commit.
+/// in one transaction — and acknowledges only after the commit. The bookkeeping is `FusionStateMachine`; this class
+/// runs it against a broker and the database.
 ///
 /// It also consumes `deadJobsQueue`, a copy of every dead-lettered message (the originals stay in `er.dead`):
 /// a job the broker gave up on (its delivery limit reached because the workers died on it) gets a failed
@@ -29,100 +33,131 @@ public struct FusionConfiguration: Sendable {
 /// clip. A database outage holds the current result (unacknowledged) and retries with backoff, keeping the
 /// broker connection alive meanwhile (heartbeats; deliveries that arrive are held, at most the prefetch, and
 /// stored once the database is back), so an outage of any length causes no reconnect and no redelivery; a broker
-/// outage reconnects with backoff. Stop with `stop.request()`.
+/// outage reconnects with backoff. Stop with `stop.request()`: Fusion finishes the result in hand and returns; when
+/// the database is away it gives up after `shutdownGrace` (or at a second request), leaving the result to the broker.
 public final class FusionService: Sendable {
     public let configuration: FusionConfiguration
     public let stop = StopSignal()
     let logger: Logger
+    let connectBroker: @Sendable () throws -> any ResultBroker
+    let connectStore: @Sendable () throws -> any ResultRecorder
 
-    public init(configuration: FusionConfiguration, logger: Logger) {
+    public convenience init(configuration: FusionConfiguration, logger: Logger) {
+        self.init(configuration: configuration, logger: logger) {
+            try AMQPResultBroker(url: configuration.broker, prefetch: configuration.prefetch)
+        } connectStore: {
+            let database = try DatabaseConnection(url: configuration.databaseURL)
+            try Schema.migrate(database)
+            logger.info("connected to the database", metadata: ["database": "\(database.url)"])
+            return ResultStore(database: database)
+        }
+    }
+
+    /// A Fusion whose broker connections and stores come from `connectBroker` and `connectStore`.
+    init(configuration: FusionConfiguration, logger: Logger, connectBroker: @escaping @Sendable () throws -> any ResultBroker,
+         connectStore: @escaping @Sendable () throws -> any ResultRecorder) {
         self.configuration = configuration
         self.logger = logger
+        self.connectBroker = connectBroker
+        self.connectStore = connectStore
     }
 
     /// Bound to the dead-letter exchange next to `er.dead`: Fusion's copy of every dead-lettered message.
     public static let deadJobsQueue = "er.dead.fusion"
 
+    typealias Machine = FusionStateMachine<ContinuousClock.Instant>
+
     /// Runs until stopped.
     public func run() {
-        var broker: BrokerConnection?
-        var store: ResultStore?
-        var backoff: Duration = .milliseconds(250)
-        let channel: UInt16 = 1
-        let deadChannel: UInt16 = 2
-        // Deliveries that arrived while the database was away, in order; valid only on the connection they came on.
-        var held: [Delivery] = []
-        while stop.count == 0 {
-            do {
-                if broker == nil {
-                    let connection = try BrokerConnection(url: configuration.broker)
-                    try connection.openChannel(channel)
-                    try Topology.declare([Topology.resultsQueue], on: connection, channel: channel)
-                    try connection.setPrefetch(configuration.prefetch, channel: channel)
-                    try connection.consume(queue: Topology.resultsQueue, channel: channel)
-                    try connection.openChannel(deadChannel)
-                    try connection.declareQueue(Self.deadJobsQueue, quorum: true, deadLetterExchange: nil, deliveryLimit: 0,
-                                                channel: deadChannel)
-                    try connection.bind(queue: Self.deadJobsQueue, exchange: Topology.deadLetterExchange, routingKey: "",
-                                        channel: deadChannel)
-                    try connection.setPrefetch(16, channel: deadChannel)
-                    try connection.consume(queue: Self.deadJobsQueue, channel: deadChannel)
-                    broker = connection
-                    logger.info("consuming results", metadata: ["broker": "\(configuration.broker)"])
-                }
-                let delivery: Delivery
-                if held.isEmpty {
-                    guard case .delivery(let next)? = try broker!.nextEvent(timeout: .milliseconds(100)) else { continue }
-                    delivery = next
-                } else {
-                    delivery = held.removeFirst()
-                }
-                let connection = broker!
-                let wait: (Duration) throws -> Void = { duration in
-                    try self.keepAlive(connection, for: duration) { held.append($0) }
-                }
-                if delivery.channel == deadChannel {
-                    try settleDeadLetter(delivery, store: &store, wait: wait)
-                    try broker!.ack(delivery)
-                    continue
-                }
-                let result: ResultMessage
-                do {
-                    result = try MessageCodec.decodeResult(delivery.body, limit: Topology.maximumMessageBytes)
-                } catch {
-                    logger.error("dead-lettering a message that is not a valid result",
-                                 metadata: ["delivery_tag": "\(delivery.deliveryTag)", "reason": "\(error)"])
-                    try broker!.reject(delivery, requeue: false)
-                    continue
-                }
-                do {
-                    try storeUntilCommitted(result, store: &store, wait: wait)
-                } catch let error as StoreRejection {
-                    logger.error("dead-lettering a result the database refuses",
-                                 metadata: ["clip_id": "\(result.clipID)", "reason": "\(error.underlying)"])
-                    // The server's own words may quote data: debug level only.
-                    logger.debug("refused result", metadata: ["clip_id": "\(result.clipID)", "detail": "\(String(reflecting: error.underlying))"])
-                    try broker!.reject(delivery, requeue: false)
-                    continue
-                }
-                try broker!.ack(delivery)
-                backoff = .milliseconds(250)
-            } catch {
-                logger.warning("broker connection lost; reconnecting in \(backoff)", metadata: ["error": "\(error)"])
-                broker = nil
-                held.removeAll()  // the broker redelivers them: they were never acknowledged
-                sleep(backoff)
-                backoff = min(backoff * 2, .seconds(10))
+        let clock = ContinuousClock()
+        var machine = Machine(shutdownGrace: configuration.shutdownGrace)
+        var broker: (any ResultBroker)?
+        var store: (any ResultRecorder)?
+        func lost(_ error: any Error) {
+            broker?.close()
+            broker = nil
+            let now = clock.now
+            machine.connectionLost(now: now)
+            if case .wait(let delay) = machine.nextStep(now: now) {
+                logger.warning("broker connection lost; reconnecting in \(delay)", metadata: ["error": "\(error)"])
             }
         }
-        broker?.close()
+        while true {
+            machine.stopRequested(count: stop.count, now: clock.now)
+            switch machine.nextStep(now: clock.now) {
+            case .exit:
+                broker?.close()
+                return
+            case .wait(let delay):
+                sleep(min(delay, .milliseconds(100)))
+            case .connect:
+                do {
+                    broker = try connectBroker()
+                    machine.connected()
+                    logger.info("consuming results", metadata: ["broker": "\(configuration.broker)"])
+                } catch {
+                    lost(error)
+                }
+            case .poll:
+                do {
+                    if let delivery = try broker?.nextDelivery(timeout: .milliseconds(100)) { machine.delivered(delivery) }
+                } catch {
+                    lost(error)
+                }
+            case .handle:
+                guard let held = machine.take(), let connection = broker else { continue }
+                do {
+                    let wait: (Duration) throws -> Void = { duration in
+                        try self.keepAlive(connection, for: duration, machine: &machine, clock: clock)
+                    }
+                    let outcome = try handle(held.delivery, on: connection, store: &store, wait: wait)
+                    for action in machine.finished(held, outcome: outcome) {
+                        switch action {
+                        case .ack(let delivery): try connection.ack(delivery)
+                        case .reject(let delivery, let requeue): try connection.reject(delivery, requeue: requeue)
+                        }
+                    }
+                } catch is ShutdownDuringOutage {
+                    logger.warning("stopping while the database is away; the result in hand goes back to the broker")
+                } catch {
+                    lost(error)
+                }
+            }
+        }
+    }
+
+    /// Stores one delivery (a result, or a dead-letter copy); says whether to acknowledge or dead-letter it.
+    func handle(_ delivery: Delivery, on broker: any ResultBroker, store: inout (any ResultRecorder)?,
+                wait: (Duration) throws -> Void) throws -> Machine.Outcome {
+        if broker.isDeadLetter(delivery) {
+            try settleDeadLetter(delivery, store: &store, wait: wait)
+            return .stored
+        }
+        let result: ResultMessage
+        do {
+            result = try MessageCodec.decodeResult(delivery.body, limit: Topology.maximumMessageBytes)
+        } catch {
+            logger.error("dead-lettering a message that is not a valid result",
+                         metadata: ["delivery_tag": "\(delivery.deliveryTag)", "reason": "\(error)"])
+            return .refused
+        }
+        do {
+            try storeUntilCommitted(result, store: &store, wait: wait)
+            return .stored
+        } catch let error as StoreRejection {
+            logger.error("dead-lettering a result the database refuses",
+                         metadata: ["clip_id": "\(result.clipID)", "reason": "\(error.underlying)"])
+            // The server's own words may quote data: debug level only.
+            logger.debug("refused result", metadata: ["clip_id": "\(result.clipID)", "detail": "\(String(reflecting: error.underlying))"])
+            return .refused
+        }
     }
 
     /// Records a failed stream result for a dead-lettered job that has no result yet (a result that came in
     /// meanwhile is kept). Other dead letters — results, messages that are not jobs, jobs on the wrong queue —
     /// need nothing: their originals stay in `er.dead`. Throws only when stopping while the database is away
     /// (the copy then stays unacknowledged).
-    func settleDeadLetter(_ delivery: Delivery, store: inout ResultStore?, wait: (Duration) throws -> Void) throws {
+    func settleDeadLetter(_ delivery: Delivery, store: inout (any ResultRecorder)?, wait: (Duration) throws -> Void) throws {
         guard delivery.routingKey.hasPrefix(Topology.jobQueue("")),
               let job = try? MessageCodec.decodeJob(delivery.body, limit: Topology.maximumMessageBytes),
               delivery.routingKey == Topology.jobQueue(job.stream.rawValue) else { return }
@@ -146,17 +181,12 @@ public final class FusionService: Sendable {
     /// between tries (it keeps the broker connection alive). With `onlyIfMissing`, a stream that already has a
     /// result is left alone; returns whether it stored.
     @discardableResult
-    func storeUntilCommitted(_ result: ResultMessage, store: inout ResultStore?, onlyIfMissing: Bool = false,
+    func storeUntilCommitted(_ result: ResultMessage, store: inout (any ResultRecorder)?, onlyIfMissing: Bool = false,
                              wait: (Duration) throws -> Void) throws -> Bool {
         var backoff: Duration = .milliseconds(250)
         while true {
             do {
-                if store == nil {
-                    let database = try DatabaseConnection(url: configuration.databaseURL)
-                    try Schema.migrate(database)
-                    store = ResultStore(database: database)
-                    logger.info("connected to the database", metadata: ["database": "\(database.url)"])
-                }
+                if store == nil { store = try connectStore() }
                 if onlyIfMissing {
                     return try store!.recordUnlessPresent(result)
                 }
@@ -166,7 +196,6 @@ public final class FusionService: Sendable {
                 return true
             } catch let error as DatabaseError where error.isTransient {
                 store = nil
-                if stop.count > 1 { throw error }
                 logger.warning("database unavailable; retrying in \(backoff)", metadata: ["error": "\(error)"])
                 try wait(backoff)
                 backoff = min(backoff * 2, .seconds(10))
@@ -178,18 +207,22 @@ public final class FusionService: Sendable {
 }
 
 extension FusionService {
-    /// Spends `duration` servicing `connection` (heartbeats) instead of sleeping; deliveries that arrive go to
-    /// `hold`. Returns early on a second stop request.
-    func keepAlive(_ connection: BrokerConnection, for duration: Duration, hold: (Delivery) -> Void) throws {
-        let clock = ContinuousClock()
+    /// Spends `duration` servicing `broker` (heartbeats) instead of sleeping; deliveries that arrive are held by
+    /// `machine`. Throws `ShutdownDuringOutage` once the machine says to give up (the grace after a stop is over).
+    func keepAlive(_ broker: any ResultBroker, for duration: Duration, machine: inout Machine, clock: ContinuousClock) throws {
         let deadline = clock.now + duration
-        while clock.now < deadline, stop.count <= 1 {
-            if case .delivery(let delivery)? = try connection.nextEvent(timeout: min(deadline - clock.now, .milliseconds(500))) {
-                hold(delivery)
+        while clock.now < deadline {
+            machine.stopRequested(count: stop.count, now: clock.now)
+            if machine.shouldAbandon(now: clock.now) { throw ShutdownDuringOutage() }
+            if let delivery = try broker.nextDelivery(timeout: min(deadline - clock.now, .milliseconds(500))) {
+                machine.delivered(delivery)
             }
         }
     }
 }
+
+/// Fusion was asked to stop while the database was away, and the grace period is over.
+struct ShutdownDuringOutage: Error {}
 
 /// A result the database refuses for good (not a transient failure).
 struct StoreRejection: Error {

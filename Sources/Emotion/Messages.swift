@@ -173,9 +173,12 @@ public enum MessageCodec {
     }
 
     /// Decodes a result, refusing other schema versions and bodies over `limit` bytes.
-    public static func decodeResult(_ body: [UInt8], limit: Int) throws(MessageDecodingError) -> ResultMessage {
+    ///
+    /// - Parameter checkingPrediction: Also refuse an `ok` result whose labels, logits and probabilities do not hold
+    ///   together (false: only the envelope, to say which clip a broken result was for).
+    public static func decodeResult(_ body: [UInt8], limit: Int, checkingPrediction: Bool = true) throws(MessageDecodingError) -> ResultMessage {
         let result = try decode(ResultMessage.self, body, limit: limit, schema: ResultMessage.currentSchema)
-        if result.outcome == .ok, result.prediction == nil {
+        if checkingPrediction, result.outcome == .ok, result.prediction == nil {
             throw MessageDecodingError(reason: "an ok result must carry labels, logits and 7 probabilities of matching sizes")
         }
         return result

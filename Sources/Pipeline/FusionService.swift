@@ -139,6 +139,7 @@ public final class FusionService: Sendable {
         } catch {
             logger.error("dead-lettering a message that is not a valid result",
                          metadata: ["delivery_tag": "\(delivery.deliveryTag)", "reason": "\(error)"])
+            try failStream(ofInvalidResult: delivery, reason: error, store: &store, wait: wait)
             return .refused
         }
         do {
@@ -150,6 +151,26 @@ public final class FusionService: Sendable {
             // The server's own words may quote data: debug level only.
             logger.debug("refused result", metadata: ["clip_id": "\(result.clipID)", "detail": "\(String(reflecting: error.underlying))"])
             return .refused
+        }
+    }
+
+    /// A result whose envelope reads (clip, stream, attempt) but whose prediction does not hold together — a broken
+    /// worker's — fails its stream (`invalid_result`) unless a result is already stored, so that its clip ends
+    /// with a reason instead of waiting for ever; the message itself is dead-lettered for inspection.
+    func failStream(ofInvalidResult delivery: Delivery, reason: any Error, store: inout (any ResultRecorder)?,
+                    wait: (Duration) throws -> Void) throws {
+        guard var result = try? MessageCodec.decodeResult(delivery.body, limit: Topology.maximumMessageBytes, checkingPrediction: false)
+        else { return }
+        result.outcome = .failed
+        result.labels = nil
+        result.logits = nil
+        result.probabilities = nil
+        result.error = ResultMessage.Failure(
+            code: "invalid_result", reason: "the worker's result was not valid (\(reason)); it is in \(Topology.deadLetterQueue)")
+        do {
+            try storeUntilCommitted(result, store: &store, onlyIfMissing: true, wait: wait)
+        } catch let error as StoreRejection {
+            logger.error("cannot record an invalid result's failure", metadata: ["clip_id": "\(result.clipID)", "reason": "\(error.underlying)"])
         }
     }
 

@@ -271,6 +271,28 @@ final class FakeRecorder: ResultRecorder, @unchecked Sendable {
         #expect(Set(recorder.locked { $0.stored.values.map(\.clipID) }) == [1, 3])
     }
 
+    /// A result that reads as a result but whose labels and logits disagree (a broken worker's) is dead-lettered and
+    /// fails its stream with `invalid_result`, so that its clip ends with a reason.
+    @Test func anInconsistentResultFailsItsStreamWithAReason() {
+        let queues = FakeResultQueues()
+        let recorder = FakeRecorder()
+        var broken = result(4)
+        broken.outcome = .ok
+        broken.error = nil
+        broken.labels = ["angry, loud", "calm"]
+        broken.logits = [1, 2, 3]
+        broken.probabilities = [Float](repeating: 1 / 7, count: 7)
+        queues.publish(broken)
+        let service = fusion(queues, recorder)
+        let finished = start(service)
+        #expect(eventually { queues.outstanding == 0 })
+        service.stop.request()
+        #expect(finished.wait(timeout: .now() + 10) == .success)
+        #expect(queues.locked { $0.deadLettered.count } == 1)
+        let stored = recorder.locked { $0.stored["4/audio"] }
+        #expect(stored?.outcome == .failed && stored?.error?.code == "invalid_result")
+    }
+
     /// A lost connection drops what was held (the broker redelivers it) and reconnects; everything ends stored.
     @Test func aLostConnectionRedeliversWhatWasHeld() {
         let queues = FakeResultQueues(prefetch: 4)

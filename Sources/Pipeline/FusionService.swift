@@ -209,7 +209,12 @@ public final class FusionService: Sendable {
             do {
                 if store == nil { store = try connectStore() }
                 if onlyIfMissing {
-                    return try store!.recordUnlessPresent(result)
+                    let recorded = try store!.recordUnlessPresent(result)
+                    if recorded {
+                        logger.debug("stored result", metadata: ["clip_id": "\(result.clipID)", "stream": "\(result.stream.rawValue)",
+                                                                 "decision": "failed stream (\(result.error?.code ?? "-"))"])
+                    }
+                    return recorded
                 }
                 let decision = try store!.record(result)
                 logger.debug("stored result", metadata: ["clip_id": "\(result.clipID)", "stream": "\(result.stream.rawValue)",

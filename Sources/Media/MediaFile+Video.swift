@@ -106,13 +106,9 @@ final class GrayConverter {
         let format = frame.pointee.format
         let (outWidth, outHeight) = outputSize(width: width, height: height)
         var pixels = [UInt8](repeating: 0, count: outWidth * outHeight)
-        if (outWidth, outHeight) != (width, height) {
-            try scale(frame, width: width, height: height, into: &pixels, outWidth: outWidth, outHeight: outHeight, source: source)
-        } else if Self.planarLuma.contains(format), let plane = swift_frame_plane(frame, 0) {
+        if (outWidth, outHeight) == (width, height), Self.planarLuma.contains(format), let plane = swift_frame_plane(frame, 0) {
             let stride = Int(swift_frame_linesize(frame, 0))
-            let limited = frame.pointee.color_range != AVCOL_RANGE_JPEG
-                && format != AV_PIX_FMT_YUVJ420P.rawValue && format != AV_PIX_FMT_YUVJ422P.rawValue
-                && format != AV_PIX_FMT_YUVJ444P.rawValue && format != AV_PIX_FMT_GRAY8.rawValue
+            let limited = Self.hasLimitedRangeLuma(frame)
             pixels.withUnsafeMutableBufferPointer { out in
                 for row in 0..<height {
                     let input = plane + row * stride
@@ -127,26 +123,7 @@ final class GrayConverter {
                 }
             }
         } else {
-            scaler = sws_getCachedContext(
-                scaler, Int32(width), Int32(height), AVPixelFormat(rawValue: format),
-                Int32(width), Int32(height), AV_PIX_FMT_GRAY8, SWS_BILINEAR, nil, nil, nil
-            )
-            guard let scaler else {
-                throw MediaError(.decodingFailed, source: source, reason: "unsupported pixel format \(format)")
-            }
-            pixels.withUnsafeMutableBufferPointer { out in
-                var destination: [UnsafeMutablePointer<UInt8>?] = [out.baseAddress, nil, nil, nil]
-                var lineSizes: [Int32] = [Int32(width), 0, 0, 0]
-                withUnsafePointer(to: &frame.pointee.data) { dataTuple in
-                    dataTuple.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { planes in
-                        withUnsafePointer(to: &frame.pointee.linesize) { sizeTuple in
-                            sizeTuple.withMemoryRebound(to: Int32.self, capacity: 8) { sizes in
-                                _ = sws_scale(scaler, planes, sizes, 0, Int32(height), &destination, &lineSizes)
-                            }
-                        }
-                    }
-                }
-            }
+            try scale(frame, width: width, height: height, into: &pixels, outWidth: outWidth, outHeight: outHeight, source: source)
         }
         guard rotation != 0 else {
             return GrayFrame(width: outWidth, height: outHeight, pixels: pixels, timestamp: time, index: index)
@@ -155,8 +132,15 @@ final class GrayConverter {
         return GrayFrame(width: rotatedWidth, height: rotatedHeight, pixels: rotated, timestamp: time, index: index)
     }
 
-    /// Scales a frame down into `pixels` (`outWidth` x `outHeight`, gray) with swscale's area filter, reading the
-    /// luma plane of planar YUV directly (then expanding limited range) and converting other formats.
+    /// Whether a planar-luma frame's luma is limited range (16-235), to be expanded to full range.
+    private static func hasLimitedRangeLuma(_ frame: UnsafeMutablePointer<AVFrame>) -> Bool {
+        let fullRange: Set<Int32> = [AV_PIX_FMT_YUVJ420P.rawValue, AV_PIX_FMT_YUVJ422P.rawValue, AV_PIX_FMT_YUVJ444P.rawValue,
+                                     AV_PIX_FMT_GRAY8.rawValue]
+        return frame.pointee.color_range != AVCOL_RANGE_JPEG && !fullRange.contains(frame.pointee.format)
+    }
+
+    /// Converts a frame into `pixels` (`outWidth` x `outHeight`, gray) with swscale, scaling down with the area
+    /// filter: planar YUV through its luma plane (then expanding limited range), other formats converted.
     private func scale(_ frame: UnsafeMutablePointer<AVFrame>, width: Int, height: Int, into pixels: inout [UInt8],
                        outWidth: Int, outHeight: Int, source: String) throws(MediaError) {
         let format = frame.pointee.format
@@ -166,7 +150,7 @@ final class GrayConverter {
             Int32(outWidth), Int32(outHeight), AV_PIX_FMT_GRAY8, SWS_AREA, nil, nil, nil
         )
         guard let scaler else {
-            throw MediaError(.decodingFailed, source: source, reason: "cannot scale a \(width)x\(height) frame of pixel format \(format)")
+            throw MediaError(.decodingFailed, source: source, reason: "unsupported pixel format \(format) (\(width)x\(height))")
         }
         pixels.withUnsafeMutableBufferPointer { out in
             var destination: [UnsafeMutablePointer<UInt8>?] = [out.baseAddress, nil, nil, nil]
@@ -181,10 +165,7 @@ final class GrayConverter {
                 }
             }
         }
-        let limited = lumaOnly && frame.pointee.color_range != AVCOL_RANGE_JPEG
-            && ![AV_PIX_FMT_YUVJ420P.rawValue, AV_PIX_FMT_YUVJ422P.rawValue, AV_PIX_FMT_YUVJ444P.rawValue,
-                 AV_PIX_FMT_GRAY8.rawValue].contains(format)
-        if limited {
+        if lumaOnly, Self.hasLimitedRangeLuma(frame) {
             expandLimitedRange.withUnsafeBufferPointer { table in
                 for offset in pixels.indices { pixels[offset] = table[Int(pixels[offset])] }
             }

@@ -59,31 +59,21 @@ public enum TestData {
     /// Starts a loopback TCP server on `port` that accepts connections and never sends a byte (a stalled media
     /// server); returns once it listens. Kill it with SIGKILL when done.
     public static func startSilentServer(port: Int) throws -> Process {
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = ["python3", "-c", """
+        try startPythonServer("""
             import socket
             s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("127.0.0.1", \(port))); s.listen(8); print("ready", flush=True)
             conns = []
             for _ in range(60):
                 c, _ = s.accept(); conns.append(c)
-            """]
-        let ready = Pipe()
-        server.standardOutput = ready
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        _ = ready.fileHandleForReading.availableData
-        return server
+            """)
     }
 
     /// Starts a loopback HTTP server that answers every request for `file` with its full length but sends only the
     /// first `fraction` of its bytes, then holds the connection open: a source that stalls mid-transfer.
     /// Kill it with SIGKILL.
     public static func startStallingServer(port: Int, file: URL, fraction: Double) throws -> Process {
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = ["python3", "-c", """
+        try startPythonServer("""
             import socket, sys, threading, time
             data = open(sys.argv[1], "rb").read(); sent = int(len(data) * float(sys.argv[2]))
             s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -94,7 +84,14 @@ public enum TestData {
                 time.sleep(3600)
             while True:
                 c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
-            """, file.path, String(fraction)]
+            """, arguments: [file.path, String(fraction)])
+    }
+
+    /// Runs a python3 `script` that prints a line once it listens; returns when it has.
+    private static func startPythonServer(_ script: String, arguments: [String] = []) throws -> Process {
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["python3", "-c", script] + arguments
         let ready = Pipe()
         server.standardOutput = ready
         server.standardError = FileHandle.nullDevice

@@ -218,10 +218,13 @@ def predict(model, feats, bs=64):
     return np.concatenate(out)
 
 
-def train_member(seed, widths, reps, bank, y_tr, feats_va, y_va, args, log):
+def train_member(seed, widths, reps, bank, y_tr, feats_va, y_va, args, log, init=None):
+    """Trains one model (from the weights `init` when given: fine-tuning) and returns it with its history."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = SERNet(widths, reps, args.dropout, args.head)
+    if init is not None:
+        model.load_state_dict(init)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.wd)
     steps_per_epoch = math.ceil(len(bank) / args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch,

@@ -89,7 +89,9 @@ public struct WorkerOptions: ParsableArguments {
     public func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         if let prefetch, prefetch < concurrency { throw ValidationError("--prefetch must be at least --concurrency") }
-        if let jobTimeout, !(jobTimeout > 0) { throw ValidationError("--job-timeout must be positive") }
+        if let jobTimeout, !(jobTimeout > 0 && jobTimeout <= 7 * 86_400) {
+            throw ValidationError("--job-timeout must be positive and at most a week (604800 s)")
+        }
     }
 
     /// The time each job gets.

@@ -168,8 +168,14 @@ public enum MessageCodec {
     }
 
     /// Decodes a job, refusing other schema versions and bodies over `limit` bytes.
+    /// A job's window must be finite: start at or after 0, positive length.
     public static func decodeJob(_ body: [UInt8], limit: Int) throws(MessageDecodingError) -> JobMessage {
-        try decode(JobMessage.self, body, limit: limit, schema: JobMessage.currentSchema)
+        let job = try decode(JobMessage.self, body, limit: limit, schema: JobMessage.currentSchema)
+        if let segment = job.segment,
+           !(segment.start.isFinite && segment.start >= 0 && segment.duration.isFinite && segment.duration > 0) {
+            throw MessageDecodingError(reason: "segment \(segment.index) has start \(segment.start) and length \(segment.duration)")
+        }
+        return job
     }
 
     /// Decodes a result, refusing other schema versions and bodies over `limit` bytes.

@@ -24,11 +24,16 @@ public final class MediaDeadline: @unchecked Sendable {
             self.fixed = fixed
         }
 
+        /// The most time a job gets from its duration: a container that declares days of media does not turn the
+        /// deadline off.
+        public static let ceiling: Duration = .seconds(6 * 3600)
+
         /// The time allowed for `mediaSeconds` of media (`nil`: not known yet).
         public func allowance(mediaSeconds: Double?) -> Duration {
             if let fixed { return fixed }
-            guard let mediaSeconds, mediaSeconds > 0 else { return floor }
-            return max(floor, .milliseconds(Int64(mediaSeconds * perMediaSecond * 1000)))
+            guard let mediaSeconds, mediaSeconds > 0, mediaSeconds.isFinite else { return floor }
+            let seconds = min(mediaSeconds * perMediaSecond, Double(Self.ceiling.components.seconds))
+            return max(floor, .milliseconds(Int64(seconds * 1000)))
         }
     }
 
@@ -62,7 +67,7 @@ public final class MediaDeadline: @unchecked Sendable {
 
     /// Records how many seconds of media the work covers.
     func noteMediaSeconds(_ seconds: Double) {
-        guard seconds > 0 else { return }
+        guard seconds > 0, seconds.isFinite else { return }
         lock.lock()
         mediaSeconds = seconds
         lock.unlock()

@@ -75,7 +75,7 @@ public final class MediaFile {
         }
         let status = avformat_open_input(&context, target, nil, &dictionary)
         guard status >= 0, let context else {
-            if status == FFmpegStatus.interrupted, let deadline = options.deadline, let interruption = deadline.interruption() {
+            if let deadline = options.deadline, let interruption = deadline.interruption() {
                 throw deadline.error(interruption, source: location)
             }
             throw Self.openError(status, source: source)
@@ -92,7 +92,7 @@ public final class MediaFile {
         let streamStatus = avformat_find_stream_info(context, nil)
         guard streamStatus >= 0 else {
             avformat_close_input(&self.context)
-            if streamStatus == FFmpegStatus.interrupted, let deadline = options.deadline, let interruption = deadline.interruption() {
+            if let deadline = options.deadline, let interruption = deadline.interruption() {
                 throw deadline.error(interruption, source: location)
             }
             if streamStatus == FFmpegStatus.timedOut {

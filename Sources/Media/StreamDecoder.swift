@@ -96,7 +96,9 @@ final class StreamDecoder {
             avcodec_send_packet(codec, nil)
             _ = try drain(codec: codec, frame: frame, location: location, body)
         }
-        if readError == FFmpegStatus.interrupted, let deadline = file.options.deadline, let interruption = deadline.interruption() {
+        // An interrupted read can surface as end of file or an I/O error, depending on the demuxer: a deadline that
+        // passed means the data may be incomplete, whatever the status was.
+        if let deadline = file.options.deadline, let interruption = deadline.interruption() {
             throw deadline.error(interruption, source: location)
         }
         if readError == FFmpegStatus.timedOut {

@@ -93,7 +93,7 @@ public final class FusionService: Sendable {
             case .connect:
                 do {
                     broker = try connectBroker()
-                    machine.connected()
+                    machine.connected(now: clock.now)
                     logger.info("consuming results", metadata: ["broker": "\(configuration.broker)"])
                 } catch {
                     lost(error)
@@ -206,8 +206,19 @@ public final class FusionService: Sendable {
                              wait: (Duration) throws -> Void) throws -> Bool {
         var backoff: Duration = .milliseconds(250)
         while true {
+            if store == nil {
+                // Not this result's fault (the server is away, or the migrations cannot run with this login): the
+                // result waits, unacknowledged, instead of being dead-lettered.
+                do {
+                    store = try connectStore()
+                } catch {
+                    logger.warning("cannot open the result store; retrying in \(backoff)", metadata: ["error": "\(error)"])
+                    try wait(backoff)
+                    backoff = min(backoff * 2, .seconds(10))
+                    continue
+                }
+            }
             do {
-                if store == nil { store = try connectStore() }
                 if onlyIfMissing {
                     let recorded = try store!.recordUnlessPresent(result)
                     if recorded {
@@ -237,10 +248,12 @@ extension FusionService {
     /// `machine`. Throws `ShutdownDuringOutage` once the machine says to give up (the grace after a stop is over).
     func keepAlive(_ broker: any ResultBroker, for duration: Duration, machine: inout Machine, clock: ContinuousClock) throws {
         let deadline = clock.now + duration
-        while clock.now < deadline {
-            machine.stopRequested(count: stop.count, now: clock.now)
-            if machine.shouldAbandon(now: clock.now) { throw ShutdownDuringOutage() }
-            if let delivery = try broker.nextDelivery(timeout: min(deadline - clock.now, .milliseconds(500))) {
+        while true {
+            let now = clock.now
+            guard now < deadline else { return }
+            machine.stopRequested(count: stop.count, now: now)
+            if machine.shouldAbandon(now: now) { throw ShutdownDuringOutage() }
+            if let delivery = try broker.nextDelivery(timeout: max(.milliseconds(1), min(deadline - now, .milliseconds(500)))) {
                 machine.delivered(delivery)
             }
         }

@@ -41,8 +41,11 @@ struct FusionStateMachine<Instant: InstantProtocol> where Instant.Duration == Du
     }
 
     let shutdownGrace: Duration
+    /// The first reconnect delay; it doubles per failure up to `longestBackoff`, and starts again from the shortest
+    /// once a connection has carried a delivery or stayed up `healthyConnection`.
     let shortestBackoff: Duration
     let longestBackoff: Duration
+    let healthyConnection: Duration = .seconds(30)
 
     private var held: [Held] = []
     private(set) var generation = 0
@@ -51,6 +54,7 @@ struct FusionStateMachine<Instant: InstantProtocol> where Instant.Duration == Du
     private var stopDeadline: Instant?
     private var backoff: Duration
     private var reconnectAt: Instant?
+    private var connectedAt: Instant?
 
     init(shutdownGrace: Duration = .seconds(30), shortestBackoff: Duration = .milliseconds(250),
          longestBackoff: Duration = .seconds(10)) {
@@ -85,10 +89,10 @@ struct FusionStateMachine<Instant: InstantProtocol> where Instant.Duration == Du
         stopRequests = count
     }
 
-    mutating func connected() {
+    mutating func connected(now: Instant) {
         generation += 1
         isConnected = true
-        backoff = shortestBackoff
+        connectedAt = now
         reconnectAt = nil
     }
 
@@ -96,6 +100,8 @@ struct FusionStateMachine<Instant: InstantProtocol> where Instant.Duration == Du
     mutating func connectionLost(now: Instant) {
         isConnected = false
         held.removeAll()
+        if let connectedAt, connectedAt.duration(to: now) >= healthyConnection { backoff = shortestBackoff }
+        connectedAt = nil
         reconnectAt = now.advanced(by: backoff)
         backoff = min(backoff * 2, longestBackoff)
     }
@@ -103,6 +109,7 @@ struct FusionStateMachine<Instant: InstantProtocol> where Instant.Duration == Du
     /// A delivery arrived on the current connection.
     mutating func delivered(_ delivery: Delivery) {
         held.append(Held(delivery: delivery, generation: generation))
+        backoff = shortestBackoff
     }
 
     /// Takes the next held delivery to handle (the one `nextStep` named).

@@ -57,6 +57,19 @@ extension JobProcessor {
     }
 }
 
+extension ResultMessage {
+    /// The result, or a failed one (`invalid_model_output`) when the model's numbers are not finite: JSON cannot
+    /// carry a NaN, and a message that cannot be encoded would reach Fusion empty and leave its clip queued.
+    func requiringFiniteOutput(_ job: JobMessage) -> ResultMessage {
+        let numbers = (logits ?? []) + (probabilities ?? [])
+        guard numbers.contains(where: { !$0.isFinite }) else { return self }
+        var failed = ResultMessage(job: job, outcome: .failed, model: model, worker: worker)
+        failed.timings = timings
+        failed.error = Failure(code: "invalid_model_output", reason: "the model produced non-finite logits")
+        return failed
+    }
+}
+
 extension JobMessage {
     /// The span to decode: the job's window of a long clip, or the whole clip.
     var range: TimeRange? { segment.map { TimeRange(start: $0.start, duration: $0.duration) } }
@@ -92,7 +105,7 @@ public final class SpeechJobProcessor: JobProcessor {
             result.probabilities = analysis.prediction.probabilities
             result.mediaSeconds = analysis.duration
             result.timings = analysis.timings
-            return result
+            return result.requiringFiniteOutput(job)
         } catch {
             return failure(job, error, worker: worker)
         }
@@ -130,7 +143,7 @@ public final class FaceJobProcessor: JobProcessor {
             result.rotation = analysis.rotation
             result.faceHeight = analysis.faceHeightFraction
             result.timings = analysis.timings
-            return result
+            return result.requiringFiniteOutput(job)
         } catch {
             return failure(job, error, worker: worker)
         }

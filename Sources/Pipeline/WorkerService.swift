@@ -171,7 +171,8 @@ struct BrokerLoop {
                     logger.info("connected", metadata: ["broker": "\(service.configuration.broker)",
                                                         "concurrency": "\(service.configuration.concurrency)",
                                                         "prefetch": "\(service.configuration.prefetch)"])
-                    perform { $0.connected(consuming: consuming) }
+                    let connectedAt = clock.now
+                    perform { $0.connected(consuming: consuming, now: connectedAt) }
                 } catch {
                     lostConnection(error)
                 }
@@ -249,6 +250,9 @@ struct BrokerLoop {
             case .cancelConsumer:
                 try broker?.stopConsuming()
                 machine.consumerCancelled()
+            case .startConsumer:
+                try broker?.startConsuming()
+                machine.consumerStarted()
             case .withdrawUnstarted:
                 try performing(machine.withdrawn(jobs.drain().map(\.id)))
             }
@@ -260,6 +264,10 @@ struct BrokerLoop {
         broker = nil
         let now = clock.now
         let actions = machine.connectionLost(now: now)
+        for id in machine.takeGivenUp() {
+            logger.error("giving a job up to the broker: each of \(machine.maximumPublishAttempts) publishes of its result lost the connection (too large for the broker?)",
+                         metadata: ["work": "\(id)"])
+        }
         if case .wait(let delay) = machine.nextStep(now: now) {
             logger.warning("broker connection lost; reconnecting in \(delay)", metadata: ["error": "\(error)"])
         }

@@ -47,6 +47,8 @@ struct WorkerStateMachine<Instant: InstantProtocol> where Instant.Duration == Du
         case reject(Delivery, requeue: Bool)
         /// Stop consuming, then report `consumerCancelled()`.
         case cancelConsumer
+        /// Consume again (a job handed back put the worker under its job limit), then report `consumerStarted()`.
+        case startConsumer
         /// Take back the jobs no processing thread has started, then report `withdrawn(_:)`.
         case withdrawUnstarted
     }
@@ -62,15 +64,23 @@ struct WorkerStateMachine<Instant: InstantProtocol> where Instant.Duration == Du
     private struct Entry {
         var work: Work
         var phase: Phase
+        /// Times its result was handed out to publish.
+        var publishAttempts = 0
     }
 
     /// The most jobs to take (0: no limit).
     let jobLimit: Int
     /// How long in-flight jobs may take to finish after the first stop request.
     let shutdownGrace: Duration
-    /// The first reconnect delay; it doubles per failure up to `longestBackoff`.
+    /// The first reconnect delay; it doubles per failure up to `longestBackoff`, and starts again from the shortest
+    /// once a connection has carried traffic or stayed up `healthyConnection`.
     let shortestBackoff: Duration
     let longestBackoff: Duration
+    let healthyConnection: Duration = .seconds(30)
+    /// Publishes of one result, each ended by a lost connection, after which the worker gives the job up to the
+    /// broker (which redelivers it, and dead-letters it past its delivery limit): a result the broker always refuses
+    /// by closing the connection (over its message size limit, say) cannot make the worker reconnect for ever.
+    let maximumPublishAttempts = 3
 
     private var entries: [WorkID: Entry] = [:]
     private var nextID: UInt64 = 0
@@ -83,6 +93,7 @@ struct WorkerStateMachine<Instant: InstantProtocol> where Instant.Duration == Du
     private var stopDeadline: Instant?
     private var backoff: Duration
     private var reconnectAt: Instant?
+    private var connectedAt: Instant?
 
     init(jobLimit: Int = 0, shutdownGrace: Duration = .seconds(60), shortestBackoff: Duration = .milliseconds(250),
          longestBackoff: Duration = .seconds(10)) {
@@ -95,6 +106,9 @@ struct WorkerStateMachine<Instant: InstantProtocol> where Instant.Duration == Du
 
     /// Jobs held: delivered and neither confirmed nor handed back.
     var inFlight: Int { entries.count }
+
+    /// Jobs given up since the last call (for logs): results the broker kept refusing by closing the connection.
+    private(set) var givenUp: [WorkID] = []
 
     /// Whether the worker takes no more jobs (a stop request, or the job limit reached).
     var stopping: Bool { stopRequests > 0 || (jobLimit > 0 && taken >= jobLimit) }
@@ -124,15 +138,15 @@ struct WorkerStateMachine<Instant: InstantProtocol> where Instant.Duration == Du
         return (consuming ? [.cancelConsumer] : []) + [.withdrawUnstarted]
     }
 
-    /// A connection is up (consuming when `consuming`); results waiting for one are published on it.
-    mutating func connected(consuming: Bool) -> [Action] {
+    /// A connection is up at `now` (consuming when `consuming`); results waiting for one are published on it.
+    mutating func connected(consuming: Bool, now: Instant) -> [Action] {
         generation += 1
         connected = true
+        connectedAt = now
         self.consuming = consuming
-        backoff = shortestBackoff
         reconnectAt = nil
         return entries.values.sorted { $0.work.id.value < $1.work.id.value }.compactMap { entry in
-            if case .finished(let result) = entry.phase { return .publish(entry.work.id, result) }
+            if case .finished(let result) = entry.phase { return publish(entry.work.id, result) }
             return nil
         }
     }
@@ -143,18 +157,33 @@ struct WorkerStateMachine<Instant: InstantProtocol> where Instant.Duration == Du
         let wasConnected = connected
         connected = false
         consuming = false
+        if let connectedAt, connectedAt.duration(to: now) >= healthyConnection { backoff = shortestBackoff }
+        connectedAt = nil
         reconnectAt = now.advanced(by: backoff)
         backoff = min(backoff * 2, longestBackoff)
         for (id, entry) in entries {
             if case .publishing(let result, _, _) = entry.phase {
                 entries[id]?.phase = .finished(result)
             }
+            if case .finished = entries[id]?.phase, entry.publishAttempts >= maximumPublishAttempts {
+                // Its delivery died with this connection: the broker redelivers the job.
+                entries[id] = nil
+                taken -= 1
+                givenUp.append(id)
+            }
         }
         return wasConnected ? [.withdrawUnstarted] : []
     }
 
+    /// Takes the list of jobs given up (for logs).
+    mutating func takeGivenUp() -> [WorkID] {
+        defer { givenUp = [] }
+        return givenUp
+    }
+
     /// A message arrived; `job` is its decoded job, or `nil` when it is not a valid job for this worker.
     mutating func delivered(_ delivery: Delivery, job: JobMessage?) -> [Action] {
+        noteTraffic()
         guard let job else { return [.reject(delivery, requeue: false)] }
         guard !stopping else { return [.reject(delivery, requeue: true)] }
         nextID += 1
@@ -171,19 +200,27 @@ struct WorkerStateMachine<Instant: InstantProtocol> where Instant.Duration == Du
         consuming = false
     }
 
-    /// Jobs taken back before any thread started them.
+    /// The consumer is consuming again.
+    mutating func consumerStarted() {
+        consuming = true
+    }
+
+    /// Jobs taken back before any thread started them: they no longer count towards the job limit.
     mutating func withdrawn(_ ids: [WorkID]) -> [Action] {
-        ids.compactMap { id in
+        var actions: [Action] = ids.compactMap { id in
             guard let entry = entries.removeValue(forKey: id) else { return nil }
+            taken -= 1
             return ownDelivery(entry).map { .reject($0, requeue: true) }
         }
+        actions += resumeIfUnderLimit()
+        return actions
     }
 
     /// A processing thread finished a job.
     mutating func finished(_ id: WorkID, result: ResultMessage) -> [Action] {
         guard entries[id] != nil else { return [] }
         entries[id]?.phase = .finished(result)
-        return connected ? [.publish(id, result)] : []
+        return connected ? [publish(id, result)] : []
     }
 
     /// A result went out as publish `sequence` on the current connection.
@@ -194,15 +231,35 @@ struct WorkerStateMachine<Instant: InstantProtocol> where Instant.Duration == Du
 
     /// The broker confirmed publish `sequence` (and, when `multiple`, every earlier one): acknowledge those jobs.
     mutating func confirmed(_ sequence: UInt64, multiple: Bool) -> [Action] {
-        settle(sequence, multiple: multiple).compactMap { ownDelivery($0).map { .ack($0) } }
+        noteTraffic()
+        return settle(sequence, multiple: multiple).compactMap { ownDelivery($0).map { .ack($0) } }
     }
 
-    /// The broker refused publish `sequence` (and, when `multiple`, every earlier one): their jobs go back to the queue.
+    /// The broker refused publish `sequence` (and, when `multiple`, every earlier one): their jobs go back to the
+    /// queue and no longer count towards the job limit.
     mutating func refused(_ sequence: UInt64, multiple: Bool) -> [Action] {
-        settle(sequence, multiple: multiple).compactMap { ownDelivery($0).map { .reject($0, requeue: true) } }
+        noteTraffic()
+        let settled = settle(sequence, multiple: multiple)
+        taken -= settled.count
+        return settled.compactMap { ownDelivery($0).map { .reject($0, requeue: true) } } + resumeIfUnderLimit()
     }
 
     // MARK: Helpers
+
+    private mutating func publish(_ id: WorkID, _ result: ResultMessage) -> Action {
+        entries[id]?.publishAttempts += 1
+        return .publish(id, result)
+    }
+
+    /// The connection carried traffic: it works, so the next failure backs off from the shortest delay again.
+    private mutating func noteTraffic() {
+        backoff = shortestBackoff
+    }
+
+    /// Consume again when jobs handed back put the worker under its job limit (and nothing else stops it).
+    private func resumeIfUnderLimit() -> [Action] {
+        connected && !consuming && !stopping && jobLimit > 0 ? [.startConsumer] : []
+    }
 
     private mutating func settle(_ sequence: UInt64, multiple: Bool) -> [Entry] {
         let settled = entries.filter { _, entry in

@@ -53,11 +53,24 @@ public final class DatabaseConnection {
     /// Where it is connected (its `description` masks the password).
     public let url: DatabaseURL
 
-    /// Connects to `url`.
+    /// Network timeouts used unless the URL sets its own: a server that stops answering (a host gone from the
+    /// network) fails a call within about a minute instead of blocking it for ever.
+    static let networkDefaults: KeyValuePairs<String, String> = [
+        "connect_timeout": "10", "keepalives": "1", "keepalives_idle": "30", "keepalives_interval": "10",
+        "keepalives_count": "3", "tcp_user_timeout": "60000",
+    ]
+
+    /// Connects to `url`, with `networkDefaults` for what the URL leaves unset.
     public init(url: DatabaseURL) throws(DatabaseError) {
         self.url = url
         let displayURL = url.description
-        connection = PQconnectdb(url.connectionString)
+        // With expand_dbname, the URL given as dbname is expanded in place: its settings override the defaults
+        // listed before it.
+        let keywords = Self.networkDefaults.map(\.key) + ["dbname"]
+        let values = Self.networkDefaults.map(\.value) + [url.connectionString]
+        connection = Self.withCStrings(keywords) { keywordPointers in
+            Self.withCStrings(values) { valuePointers in PQconnectdbParams(keywordPointers, valuePointers, 1) }
+        }
         guard let connection, PQstatus(connection) == CONNECTION_OK else {
             let message = connection.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
             PQfinish(connection)
@@ -71,6 +84,13 @@ public final class DatabaseConnection {
 
     deinit {
         PQfinish(connection)
+    }
+
+    /// Calls `body` with a NULL-terminated array of C strings.
+    private static func withCStrings<Result>(_ strings: [String], _ body: ([UnsafePointer<CChar>?]) -> Result) -> Result {
+        let copies = strings.map { strdup($0) }
+        defer { copies.forEach { free($0) } }
+        return body(copies.map { UnsafePointer($0) } + [nil])
     }
 
     /// Whether the connection is still usable.

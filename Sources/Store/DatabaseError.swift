@@ -17,6 +17,8 @@ public struct DatabaseError: Error, Sendable, Equatable, CustomStringConvertible
         case decodingFailed = "decoding_failed"
         /// A value could not be written as the column's type (a NaN in a JSON array).
         case encodingFailed = "encoding_failed"
+        /// The database's schema is newer than this build knows (another version migrated it).
+        case incompatibleSchema = "incompatible_schema"
     }
 
     public var code: Code
@@ -33,7 +35,7 @@ public struct DatabaseError: Error, Sendable, Equatable, CustomStringConvertible
     public var description: String {
         let head = "\(code.rawValue)\(sqlState.map { " (SQLSTATE \($0))" } ?? "")"
         switch code {
-        case .invalidURL, .connectionFailed, .connectionLost: return "\(head): \(message)"
+        case .invalidURL, .connectionFailed, .connectionLost, .incompatibleSchema: return "\(head): \(message)"
         case .statementFailed, .decodingFailed, .encodingFailed: return head
         }
     }
@@ -51,7 +53,7 @@ public struct DatabaseError: Error, Sendable, Equatable, CustomStringConvertible
             guard let sqlState else { return false }
             return sqlState.hasPrefix("08") || sqlState.hasPrefix("57P") || sqlState == SQLState.serializationFailure
                 || sqlState == SQLState.deadlockDetected
-        case .invalidURL, .decodingFailed, .encodingFailed: return false
+        case .invalidURL, .decodingFailed, .encodingFailed, .incompatibleSchema: return false
         }
     }
 }

@@ -19,10 +19,9 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
     ///
     /// - Throws: `.invalidURL`, with the password masked.
     public init(_ string: String) throws(DatabaseError) {
-        let trimmed = string.trimmingCharacters(in: .whitespaces)
-        if let schemeEnd = trimmed.range(of: "://") {
-            let scheme = trimmed[..<schemeEnd.lowerBound].lowercased()
-            guard scheme == "postgresql" || scheme == "postgres" else {
+        let trimmed = string.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let scheme = trimmed.range(of: #"^[A-Za-z][A-Za-z0-9+.-]*://"#, options: .regularExpression) {
+            guard ["postgresql://", "postgres://"].contains(trimmed[scheme].lowercased()) else {
                 throw DatabaseError(.invalidURL, message: "expected postgresql://user:password@host:port/database, got \(Credentials.mask(trimmed))")
             }
         } else if !trimmed.contains("=") {

@@ -131,6 +131,11 @@ public enum Schema {
                 try database.query("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
             }
             let applied = Set(try database.query("SELECT version FROM schema_migrations").map { try $0.int("version") })
+            if let newest = applied.max(), newest > Int64(migrations.count) {
+                // Writing with an older idea of the tables (text[] where jsonb now is, say) would fail every result.
+                throw DatabaseError(.incompatibleSchema, message: "the database is at schema version \(newest); this build "
+                    + "knows \(migrations.count): run the newer executables")
+            }
             for (offset, migration) in migrations.enumerated() where !applied.contains(Int64(offset + 1)) {
                 try database.query(migration)
                 try database.query("INSERT INTO schema_migrations (version) VALUES ($1)", [String(offset + 1)])

@@ -192,6 +192,20 @@ let canonicalMapping = Dictionary(uniqueKeysWithValues: EmotionLabel.allCases.ma
         #expect(error?.reason.contains("exceeds") == true)
     }
 
+    /// A window that is not finite and positive would overflow the worker's arithmetic: the job is refused.
+    @Test(arguments: [(-1.0, 5.0), (0.0, 0.0), (0.0, -3.0)])
+    func refusesJobsWithImpossibleWindows(_ start: Double, _ duration: Double) {
+        var windowed = job
+        windowed.segment = Segment(index: 3, start: start, duration: duration)
+        #expect(throws: MessageDecodingError.self) { try MessageCodec.decodeJob(MessageCodec.encode(windowed), limit: 1 << 20) }
+    }
+
+    @Test func refusesAJobWhoseWindowOverflows() {
+        let body = #"{"schema": 1, "job_id": "6F9619FF-8B86-D011-B42D-00C04FC964FF", "clip_id": 1, "batch_id": 1, "source": "/a.mp4", "#
+            + #""stream": "audio", "attempt": 1, "segment": {"index": 0, "start": 0, "duration": 1e400}}"#
+        #expect(throws: MessageDecodingError.self) { try MessageCodec.decodeJob(Array(body.utf8), limit: 1 << 20) }
+    }
+
     @Test func refusesAnOkResultWithoutAPrediction() {
         let result = ResultMessage(job: job, outcome: .ok, model: ModelIdentity(name: "m", sha256: "s", fusionWeight: 1), worker: "w")
         #expect(throws: MessageDecodingError.self) { try MessageCodec.decodeResult(MessageCodec.encode(result), limit: 1 << 20) }

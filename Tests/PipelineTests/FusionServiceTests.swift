@@ -353,7 +353,7 @@ final class FakeRecorder: ResultRecorder, @unchecked Sendable {
     @Test func deliveriesAreHandledInOrderAndAcknowledgedOnTheirConnection() {
         var machine = Machine()
         #expect(machine.nextStep(now: t0) == .connect)
-        machine.connected()
+        machine.connected(now: t0)
         #expect(machine.nextStep(now: t0) == .poll)
         machine.delivered(delivery(1))
         machine.delivered(delivery(2))
@@ -368,7 +368,7 @@ final class FakeRecorder: ResultRecorder, @unchecked Sendable {
 
     @Test func aLostConnectionDropsHeldDeliveriesAndTheOneInHand() {
         var machine = Machine()
-        machine.connected()
+        machine.connected(now: t0)
         machine.delivered(delivery(1))
         machine.delivered(delivery(2))
         let inHand = machine.take()!
@@ -376,13 +376,13 @@ final class FakeRecorder: ResultRecorder, @unchecked Sendable {
         #expect(machine.heldCount == 0)
         #expect(machine.nextStep(now: t0) == .wait(.milliseconds(250)))
         #expect(machine.nextStep(now: t0.advanced(by: .milliseconds(250))) == .connect)
-        machine.connected()
+        machine.connected(now: t0)
         #expect(machine.finished(inHand, outcome: .stored).isEmpty, "its delivery died with the old connection")
     }
 
     @Test func aStopExitsAndGivesUpOnAnOutageAfterTheGrace() {
         var machine = Machine(shutdownGrace: .seconds(30))
-        machine.connected()
+        machine.connected(now: t0)
         #expect(!machine.shouldAbandon(now: t0))
         machine.stopRequested(count: 1, now: t0)
         #expect(machine.nextStep(now: t0) == .exit)

@@ -158,6 +158,22 @@ final class FakeProcessor: JobProcessor {
     }
 }
 
+/// A result with a NaN logit cannot travel as JSON: the worker sends a failed result instead.
+@Suite struct FiniteOutputTests {
+    @Test func nonFiniteLogitsBecomeAFailedResult() {
+        let job = JobMessage(clipID: 5, batchID: 1, source: "/m/5.mp4", stream: .audio)
+        var result = ResultMessage(job: job, outcome: .ok, model: ModelIdentity(name: "m", sha256: "s", fusionWeight: 1), worker: "w:1")
+        result.labels = ["a", "b"]
+        result.logits = [1, .nan]
+        result.probabilities = [Float](repeating: 1 / 7, count: 7)
+        let checked = result.requiringFiniteOutput(job)
+        #expect(checked.outcome == .failed && checked.error?.code == "invalid_model_output" && checked.logits == nil)
+        #expect(MessageCodec.encode(checked).count > 0)
+        result.logits = [1, 2]
+        #expect(result.requiringFiniteOutput(job) == result)
+    }
+}
+
 @Suite struct WorkerServiceTests {
     func service(_ broker: FakeBroker, concurrency: Int = 2, jobLimit: Int = 0, grace: Duration = .seconds(30),
                  budget: MediaDeadline.Budget = .init()) -> WorkerService {

@@ -35,6 +35,7 @@ enum Did: Equatable {
     case ack(UInt64)
     case reject(UInt64, requeue: Bool)
     case cancelConsumer
+    case startConsumer
     case withdrawUnstarted
 
     init(_ action: Machine.Action) {
@@ -44,6 +45,7 @@ enum Did: Equatable {
         case .ack(let delivery): self = .ack(delivery.deliveryTag)
         case .reject(let delivery, let requeue): self = .reject(delivery.deliveryTag, requeue: requeue)
         case .cancelConsumer: self = .cancelConsumer
+        case .startConsumer: self = .startConsumer
         case .withdrawUnstarted: self = .withdrawUnstarted
         }
     }
@@ -64,7 +66,7 @@ func work(_ actions: [Machine.Action]) -> Machine.Work? {
     func connectedMachine(jobLimit: Int = 0, grace: Duration = .seconds(60)) -> Machine {
         var machine = Machine(jobLimit: jobLimit, shutdownGrace: grace)
         #expect(machine.nextStep(now: t0) == .connect(consuming: true))
-        #expect(machine.connected(consuming: true).isEmpty)
+        #expect(machine.connected(consuming: true, now: t0).isEmpty)
         return machine
     }
 
@@ -129,7 +131,7 @@ func work(_ actions: [Machine.Action]) -> Machine.Work? {
         #expect(machine.nextStep(now: t0) == .wait(.milliseconds(250)))
         let later = t0.advanced(by: .milliseconds(250))
         #expect(machine.nextStep(now: later) == .connect(consuming: true))
-        #expect(did(machine.connected(consuming: true)) == [.publish(clip: 1)])
+        #expect(did(machine.connected(consuming: true, now: t0)) == [.publish(clip: 1)])
         machine.published(work.id, sequence: 1)
         #expect(machine.confirmed(1, multiple: false).isEmpty)
         #expect(machine.inFlight == 0)
@@ -141,7 +143,7 @@ func work(_ actions: [Machine.Action]) -> Machine.Work? {
         var machine = connectedMachine()
         let first = runToPublish(&machine, tag: 1, clip: 1, sequence: 1)
         _ = machine.connectionLost(now: t0)
-        #expect(did(machine.connected(consuming: true)) == [.publish(clip: 1)])
+        #expect(did(machine.connected(consuming: true, now: t0)) == [.publish(clip: 1)])
         _ = runToPublish(&machine, tag: 1, clip: 2, sequence: 1)
         machine.published(first.id, sequence: 2)
         #expect(did(machine.confirmed(1, multiple: false)) == [.ack(1)])
@@ -158,7 +160,7 @@ func work(_ actions: [Machine.Action]) -> Machine.Work? {
         #expect(did(machine.connectionLost(now: t0)) == [.withdrawUnstarted])
         #expect(machine.withdrawn([waiting.id]).isEmpty, "no connection to reject on")
         #expect(machine.inFlight == 1)
-        #expect(machine.connected(consuming: true).isEmpty)
+        #expect(machine.connected(consuming: true, now: t0).isEmpty)
         let again = machine.delivered(delivery(1, redelivered: true), job: waiting.job)
         #expect(did(again) == [.process(clip: 2, tag: 1)])
         #expect(did(machine.finished(running.id, result: okResult(running.job))) == [.publish(clip: 1)])
@@ -183,9 +185,49 @@ func work(_ actions: [Machine.Action]) -> Machine.Work? {
             now = now.advanced(by: delay)
         }
         #expect(waits == [.milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(2), .seconds(2)])
-        _ = machine.connected(consuming: true)
+        _ = machine.connected(consuming: true, now: now)
         _ = machine.connectionLost(now: now)
-        #expect(machine.nextStep(now: now) == .wait(.milliseconds(250)), "a connection that worked resets the backoff")
+        #expect(machine.nextStep(now: now) == .wait(.seconds(2)), "a connection that carried nothing does not reset it")
+        _ = machine.connected(consuming: true, now: now)
+        _ = machine.delivered(delivery(1), job: job(1))
+        _ = machine.connectionLost(now: now)
+        #expect(machine.nextStep(now: now) == .wait(.milliseconds(250)), "a connection that carried traffic resets the backoff")
+        now = now.advanced(by: .seconds(5))
+        _ = machine.connected(consuming: true, now: now)
+        _ = machine.connectionLost(now: now.advanced(by: .seconds(30)))
+        #expect(machine.nextStep(now: now.advanced(by: .seconds(30))) == .wait(.milliseconds(250)), "so does one that stayed up 30 s")
+    }
+
+    /// `--max-jobs` counts the jobs the worker keeps: one handed back (a refused result) makes room for another,
+    /// and the worker consumes again.
+    @Test func theJobLimitCountsOnlyJobsKept() {
+        var machine = connectedMachine(jobLimit: 2)
+        _ = runToPublish(&machine, tag: 1, clip: 1, sequence: 1)
+        let second = machine.delivered(delivery(2), job: job(2))
+        #expect(did(second) == [.process(clip: 2, tag: 2), .cancelConsumer])
+        machine.consumerCancelled()
+        #expect(did(machine.refused(1, multiple: false)) == [.reject(1, requeue: true), .startConsumer])
+        machine.consumerStarted()
+        #expect(machine.taken == 1)
+        #expect(did(machine.delivered(delivery(3), job: job(3))) == [.process(clip: 3, tag: 3), .cancelConsumer])
+    }
+
+    /// A result whose every publish loses the connection (the broker closes it on a message it will not take) is
+    /// given up after three tries: its job goes back to the broker, which redelivers it and dead-letters it past
+    /// its delivery limit, instead of the worker reconnecting for ever.
+    @Test func aResultThatAlwaysBreaksTheConnectionIsGivenUp() {
+        var machine = connectedMachine()
+        let work = work(machine.delivered(delivery(1), job: job(1)))!
+        #expect(did(machine.finished(work.id, result: okResult(work.job))) == [.publish(clip: 1)])
+        _ = machine.connectionLost(now: t0)
+        #expect(did(machine.connected(consuming: true, now: t0)) == [.publish(clip: 1)])
+        machine.published(work.id, sequence: 1)
+        _ = machine.connectionLost(now: t0)
+        #expect(did(machine.connected(consuming: true, now: t0)) == [.publish(clip: 1)])
+        _ = machine.connectionLost(now: t0)
+        #expect(machine.inFlight == 0)
+        #expect(machine.takeGivenUp() == [work.id])
+        #expect(machine.connected(consuming: true, now: t0).isEmpty)
     }
 
     /// A stop cancels the consumer, hands back unstarted jobs, refuses new deliveries, and exits once the jobs in
@@ -231,7 +273,7 @@ func work(_ actions: [Machine.Action]) -> Machine.Work? {
         _ = machine.finished(running.id, result: okResult(running.job))
         let later = t0.advanced(by: .seconds(1))
         #expect(machine.nextStep(now: later) == .connect(consuming: false))
-        #expect(did(machine.connected(consuming: false)) == [.publish(clip: 1)])
+        #expect(did(machine.connected(consuming: false, now: t0)) == [.publish(clip: 1)])
         machine.published(running.id, sequence: 1)
         _ = machine.confirmed(1, multiple: false)
         #expect(machine.nextStep(now: later) == .exit(abandoned: 0))
@@ -252,7 +294,7 @@ func work(_ actions: [Machine.Action]) -> Machine.Work? {
         _ = machine.connectionLost(now: t0)
         let later = t0.advanced(by: .seconds(1))
         #expect(machine.nextStep(now: later) == .connect(consuming: false))
-        #expect(did(machine.connected(consuming: false)) == [.publish(clip: 1)])
+        #expect(did(machine.connected(consuming: false, now: t0)) == [.publish(clip: 1)])
         machine.published(first.id, sequence: 1)
         #expect(did(machine.finished(second.id, result: okResult(second.job))) == [.publish(clip: 2)])
         machine.published(second.id, sequence: 2)

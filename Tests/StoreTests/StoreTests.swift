@@ -24,6 +24,20 @@ struct StoreTests {
         #expect(try Schema.migrate(store.database) == Schema.migrations.count)
     }
 
+    /// A database migrated by a newer build is refused, in a schema of its own so that other tests are untouched.
+    @Test func aSchemaNewerThanThisBuildIsRefused() throws {
+        let schema = "er_test_\(UUID().uuidString.prefix(8).lowercased())"
+        try store.database.query("CREATE SCHEMA \(schema)")
+        defer { _ = try? store.database.query("DROP SCHEMA \(schema) CASCADE") }
+        let separator = TestStack.databaseURL.contains("?") ? "&" : "?"
+        let scoped = try DatabaseConnection(url: DatabaseURL(TestStack.databaseURL + separator + "options=-csearch_path%3D" + schema))
+        #expect(try Schema.migrate(scoped) == Schema.migrations.count)
+        try scoped.query("INSERT INTO schema_migrations (version) VALUES ($1)", [String(Schema.migrations.count + 1)])
+        let error = #expect(throws: DatabaseError.self) { try Schema.migrate(scoped) }
+        #expect(error?.code == .incompatibleSchema)
+        #expect(error?.isTransient == false)
+    }
+
     @Test func registrationIsResumableAndForceRequeues() throws {
         let batch = try store.batch(named: "store-\(UUID().uuidString)")
         let first = try store.register(sources: ["/m/a.mp4", "/m/b.mp4"], batchID: batch, force: false)

@@ -5,9 +5,11 @@ each on its own validation actors, clean and under every corruption (the same ta
 The question it answers: can a model trained clean learn robustness in a few epochs at a low learning rate without
 losing its clean accuracy (training with corruptions from scratch, `crossval.py --robust`, lost 6 points)?
 
-  python3 training/ser/finetune_cv.py --base cv-base --name ft-robust --folds 0,1,2,3 --epochs 8 --lr 5e-4
+  python3 training/ser/finetune_cv.py --base cv-base --name ft-robust --folds 0,1,2,3,4 --epochs 8 --lr 5e-4 \
+      --gain-lo -30 --p-corrupt 0.5 --final
 
-Writes training/ser/runs/<name>/: log.txt, fold<k>.pt, cv.json (per fold, mean and spread).
+Writes training/ser/runs/<name>/: log.txt, fold<k>.pt, cv.json (per fold, mean and spread), and with `--final`
+final.pt (the base run's final.pt, trained on all 20 actors, fine-tuned the same way on all 20).
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     train.add_recipe_arguments(ap, head=256)
     ap.add_argument("--p-corrupt", type=float, default=0.5)
+    ap.add_argument("--final", action="store_true", help="then fine-tune the base run's final.pt on all 20 actors")
     args = ap.parse_args()
     args.robust = True
 
@@ -76,6 +79,11 @@ def main():
         result["folds"][str(k)] = {"actors": crossval.FOLDS[k], "metrics": metrics, "corruptions": table, "history": hist}
         json.dump(result, open(result_path, "w"), indent=1)
     crossval.write_summary(result, result_path, log)
+    if args.final:
+        log(f"final: from {args.base}/final.pt, all 20 actors")
+        init = torch.load(os.path.join(crossval.HERE, "runs", args.base, "final.pt"))
+        model, _ = train.train_member(args.seed, widths, reps, bank, y, None, None, args, log, init=init)
+        torch.save(model.state_dict(), os.path.join(run_dir, "final.pt"))
     log(f"total {time.time() - t0:.0f}s")
 
 

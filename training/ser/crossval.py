@@ -132,6 +132,32 @@ def merge(name, parts):
     write_summary(result, os.path.join(run_dir, "cv.json"), print)
 
 
+def run_folds(args, xs, y, actors, bank, widths, reps, run_dir, log, init_for=None):
+    """Trains and scores every fold of `args.folds` not yet in runs/<name>/cv.json (fold<k>.pt, metrics, corruption
+    table), then writes the summary. `init_for(k)`, when given, returns the weights fold k starts from."""
+    result_path = os.path.join(run_dir, "cv.json")
+    result = json.load(open(result_path)) if os.path.exists(result_path) else {"args": vars(args), "folds": {}}
+    for k in (int(v) for v in args.folds.split(",") if v):
+        if str(k) in result["folds"]:
+            log(f"fold {k}: already done")
+            continue
+        val = np.isin(actors, FOLDS[k])
+        tr = np.flatnonzero(~val)
+        va = np.flatnonzero(val)
+        feats_va = np.stack([frontend.features(xs[i]) for i in va])
+        log(f"fold {k}: validation actors {FOLDS[k]}, train {len(tr)} clips, validation {len(va)} clips")
+        model, hist = train.train_member(args.seed, widths, reps, [bank[i] for i in tr], y[tr], feats_va, y[va],
+                                         args, log, init=init_for(k) if init_for else None)
+        torch.save(model.state_dict(), os.path.join(run_dir, f"fold{k}.pt"))
+        metrics = train.evaluate(train.predict(model, feats_va), y[va])
+        table = corruption_table(model, [xs[i] for i in va], y[va], args.seed + k)
+        log(f"fold {k}: ravdess7 {metrics['ravdess7']['accuracy']:.4f} canonical {metrics['canonical']['accuracy']:.4f}"
+            f" | " + " ".join(f"{kind} {v['ravdess7']:.3f}" for kind, v in table.items()))
+        result["folds"][str(k)] = {"actors": FOLDS[k], "metrics": metrics, "corruptions": table, "history": hist}
+        json.dump(result, open(result_path, "w"), indent=1)
+    write_summary(result, result_path, log)
+
+
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--merge":  # crossval.py --merge NAME PART...
         return merge(sys.argv[2], sys.argv[3:])
@@ -160,29 +186,7 @@ def main():
     widths = tuple(int(v) for v in args.widths.split(","))
     reps = tuple(int(v) for v in args.reps.split(","))
 
-    result_path = os.path.join(run_dir, "cv.json")
-    result = json.load(open(result_path)) if os.path.exists(result_path) else {"args": vars(args), "folds": {}}
-    for k in (int(v) for v in args.folds.split(",") if v):
-        if str(k) in result["folds"]:
-            log(f"fold {k}: already done")
-            continue
-        val = np.isin(actors, FOLDS[k])
-        tr = np.flatnonzero(~val)
-        va = np.flatnonzero(val)
-        feats_va = np.stack([frontend.features(xs[i]) for i in va])
-        log(f"fold {k}: validation actors {FOLDS[k]}, train {len(tr)} clips, validation {len(va)} clips")
-        model, hist = train.train_member(args.seed, widths, reps, [bank[i] for i in tr], y[tr], feats_va, y[va],
-                                         args, log)
-        torch.save(model.state_dict(), os.path.join(run_dir, f"fold{k}.pt"))
-        metrics = train.evaluate(train.predict(model, feats_va), y[va])
-        table = corruption_table(model, [xs[i] for i in va], y[va], args.seed + k)
-        log(f"fold {k}: ravdess7 {metrics['ravdess7']['accuracy']:.4f} canonical {metrics['canonical']['accuracy']:.4f}"
-            f" | " + " ".join(f"{kind} {v['ravdess7']:.3f}" for kind, v in table.items()))
-        result["folds"][str(k)] = {"actors": FOLDS[k], "metrics": metrics, "corruptions": table, "history": hist}
-        json.dump(result, open(result_path, "w"), indent=1)
-
-    write_summary(result, result_path, log)
-
+    run_folds(args, xs, y, actors, bank, widths, reps, run_dir, log)
     if args.final:
         log("final: all 20 actors")
         model, _ = train.train_member(args.seed, widths, reps, bank, y, None, None, args, log)

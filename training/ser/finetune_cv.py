@@ -24,7 +24,6 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import crossval  # noqa: E402
-import frontend  # noqa: E402
 import train  # noqa: E402
 
 
@@ -57,28 +56,8 @@ def main():
     widths = tuple(int(v) for v in args.widths.split(","))
     reps = tuple(int(v) for v in args.reps.split(","))
 
-    result_path = os.path.join(run_dir, "cv.json")
-    result = json.load(open(result_path)) if os.path.exists(result_path) else {"args": vars(args), "folds": {}}
-    for k in (int(v) for v in args.folds.split(",") if v):
-        if str(k) in result["folds"]:
-            log(f"fold {k}: already done")
-            continue
-        val = np.isin(actors, crossval.FOLDS[k])
-        tr = np.flatnonzero(~val)
-        va = np.flatnonzero(val)
-        feats_va = np.stack([frontend.features(xs[i]) for i in va])
-        init = torch.load(os.path.join(crossval.HERE, "runs", args.base, f"fold{k}.pt"))
-        log(f"fold {k}: from {args.base}/fold{k}.pt, validation actors {crossval.FOLDS[k]}")
-        model, hist = train.train_member(args.seed, widths, reps, [bank[i] for i in tr], y[tr], feats_va, y[va], args, log,
-                                         init=init)
-        torch.save(model.state_dict(), os.path.join(run_dir, f"fold{k}.pt"))
-        metrics = train.evaluate(train.predict(model, feats_va), y[va])
-        table = crossval.corruption_table(model, [xs[i] for i in va], y[va], args.seed + k)
-        log(f"fold {k}: ravdess7 {metrics['ravdess7']['accuracy']:.4f} canonical {metrics['canonical']['accuracy']:.4f}"
-            f" | " + " ".join(f"{kind} {v['ravdess7']:.3f}" for kind, v in table.items()))
-        result["folds"][str(k)] = {"actors": crossval.FOLDS[k], "metrics": metrics, "corruptions": table, "history": hist}
-        json.dump(result, open(result_path, "w"), indent=1)
-    crossval.write_summary(result, result_path, log)
+    crossval.run_folds(args, xs, y, actors, bank, widths, reps, run_dir, log,
+                       init_for=lambda k: torch.load(os.path.join(crossval.HERE, "runs", args.base, f"fold{k}.pt")))
     if args.final:
         log(f"final: from {args.base}/final.pt, all 20 actors")
         init = torch.load(os.path.join(crossval.HERE, "runs", args.base, "final.pt"))

@@ -181,13 +181,18 @@ public enum MessageCodec {
     /// Decodes a result, refusing other schema versions and bodies over `limit` bytes.
     ///
     /// - Parameter checkingPrediction: Also refuse an `ok` result whose labels, logits and probabilities do not hold
-    ///   together (false: only the envelope, to say which clip a broken result was for).
+    ///   together (`checkPrediction`; false: only the envelope, to say which clip a broken result was for).
     public static func decodeResult(_ body: [UInt8], limit: Int, checkingPrediction: Bool = true) throws(MessageDecodingError) -> ResultMessage {
         let result = try decode(ResultMessage.self, body, limit: limit, schema: ResultMessage.currentSchema)
-        if checkingPrediction, result.outcome == .ok, result.prediction == nil {
+        if checkingPrediction { try checkPrediction(result) }
+        return result
+    }
+
+    /// Refuses an `ok` result whose labels, logits and probabilities do not hold together.
+    public static func checkPrediction(_ result: ResultMessage) throws(MessageDecodingError) {
+        if result.outcome == .ok, result.prediction == nil {
             throw MessageDecodingError(reason: "an ok result must carry labels, logits and 7 probabilities of matching sizes")
         }
-        return result
     }
 
     private struct Header: Decodable { var schema: Int }

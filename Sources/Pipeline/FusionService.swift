@@ -135,11 +135,18 @@ public final class FusionService: Sendable {
         }
         let result: ResultMessage
         do {
-            result = try MessageCodec.decodeResult(delivery.body, limit: Topology.maximumMessageBytes)
+            result = try MessageCodec.decodeResult(delivery.body, limit: Topology.maximumMessageBytes, checkingPrediction: false)
         } catch {
             logger.error("dead-lettering a message that is not a valid result",
                          metadata: ["delivery_tag": "\(delivery.deliveryTag)", "reason": "\(error)"])
-            try failStream(ofInvalidResult: delivery, reason: error, store: &store, wait: wait)
+            return .refused
+        }
+        do {
+            try MessageCodec.checkPrediction(result)
+        } catch {
+            logger.error("dead-lettering a result whose prediction does not hold together",
+                         metadata: ["clip_id": "\(result.clipID)", "reason": "\(error)"])
+            try failStream(ofInvalidResult: result, reason: error, store: &store, wait: wait)
             return .refused
         }
         do {
@@ -157,10 +164,9 @@ public final class FusionService: Sendable {
     /// A result whose envelope reads (clip, stream, attempt) but whose prediction does not hold together — a broken
     /// worker's — fails its stream (`invalid_result`) unless a result is already stored, so that its clip ends
     /// with a reason instead of waiting for ever; the message itself is dead-lettered for inspection.
-    func failStream(ofInvalidResult delivery: Delivery, reason: any Error, store: inout (any ResultRecorder)?,
+    func failStream(ofInvalidResult invalid: ResultMessage, reason: any Error, store: inout (any ResultRecorder)?,
                     wait: (Duration) throws -> Void) throws {
-        guard var result = try? MessageCodec.decodeResult(delivery.body, limit: Topology.maximumMessageBytes, checkingPrediction: false)
-        else { return }
+        var result = invalid
         result.outcome = .failed
         result.labels = nil
         result.logits = nil

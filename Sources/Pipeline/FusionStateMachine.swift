@@ -41,27 +41,18 @@ struct FusionStateMachine<Instant: InstantProtocol> where Instant.Duration == Du
     }
 
     let shutdownGrace: Duration
-    /// The first reconnect delay; it doubles per failure up to `longestBackoff`, and starts again from the shortest
-    /// once a connection has carried a delivery or stayed up `healthyConnection`.
-    let shortestBackoff: Duration
-    let longestBackoff: Duration
-    let healthyConnection: Duration = .seconds(30)
 
     private var held: [Held] = []
     private(set) var generation = 0
     private(set) var isConnected = false
     private(set) var stopRequests = 0
     private var stopDeadline: Instant?
-    private var backoff: Duration
-    private var reconnectAt: Instant?
-    private var connectedAt: Instant?
+    private var reconnects: ReconnectSchedule<Instant>
 
     init(shutdownGrace: Duration = .seconds(30), shortestBackoff: Duration = .milliseconds(250),
          longestBackoff: Duration = .seconds(10)) {
         self.shutdownGrace = shutdownGrace
-        self.shortestBackoff = shortestBackoff
-        self.longestBackoff = longestBackoff
-        backoff = shortestBackoff
+        reconnects = ReconnectSchedule(shortest: shortestBackoff, longest: longestBackoff)
     }
 
     /// Deliveries waiting to be handled.
@@ -70,8 +61,7 @@ struct FusionStateMachine<Instant: InstantProtocol> where Instant.Duration == Du
     func nextStep(now: Instant) -> Step {
         if stopRequests > 0 { return .exit }
         if !isConnected {
-            if let reconnectAt, now < reconnectAt { return .wait(now.duration(to: reconnectAt)) }
-            return .connect
+            return reconnects.delay(now: now).map(Step.wait) ?? .connect
         }
         if !held.isEmpty { return .handle }
         return .poll
@@ -92,24 +82,20 @@ struct FusionStateMachine<Instant: InstantProtocol> where Instant.Duration == Du
     mutating func connected(now: Instant) {
         generation += 1
         isConnected = true
-        connectedAt = now
-        reconnectAt = nil
+        reconnects.connected(now: now)
     }
 
     /// The connection failed or could not be opened: held deliveries die with it.
     mutating func connectionLost(now: Instant) {
         isConnected = false
         held.removeAll()
-        if let connectedAt, connectedAt.duration(to: now) >= healthyConnection { backoff = shortestBackoff }
-        connectedAt = nil
-        reconnectAt = now.advanced(by: backoff)
-        backoff = min(backoff * 2, longestBackoff)
+        reconnects.lost(now: now)
     }
 
     /// A delivery arrived on the current connection.
     mutating func delivered(_ delivery: Delivery) {
         held.append(Held(delivery: delivery, generation: generation))
-        backoff = shortestBackoff
+        reconnects.noteTraffic()
     }
 
     /// Takes the next held delivery to handle (the one `nextStep` named).

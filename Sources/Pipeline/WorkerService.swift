@@ -255,6 +255,9 @@ struct BrokerLoop {
                 machine.consumerStarted()
             case .withdrawUnstarted:
                 try performing(machine.withdrawn(jobs.drain().map(\.id)))
+            case .reportGivenUp(let id):
+                logger.error("giving a job up to the broker: each of \(machine.maximumPublishAttempts) publishes of its result lost the connection (too large for the broker?)",
+                             metadata: ["work": "\(id)"])
             }
         }
     }
@@ -264,14 +267,10 @@ struct BrokerLoop {
         broker = nil
         let now = clock.now
         let actions = machine.connectionLost(now: now)
-        for id in machine.takeGivenUp() {
-            logger.error("giving a job up to the broker: each of \(machine.maximumPublishAttempts) publishes of its result lost the connection (too large for the broker?)",
-                         metadata: ["work": "\(id)"])
-        }
         if case .wait(let delay) = machine.nextStep(now: now) {
             logger.warning("broker connection lost; reconnecting in \(delay)", metadata: ["error": "\(error)"])
         }
-        // Without a connection the only action is taking back unstarted jobs, which cannot fail.
+        // Without a connection the actions (taking back unstarted jobs, logging) cannot fail.
         try? performing(actions)
     }
 }

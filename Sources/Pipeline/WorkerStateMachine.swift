@@ -51,6 +51,9 @@ struct WorkerStateMachine<Instant: InstantProtocol> where Instant.Duration == Du
         case startConsumer
         /// Take back the jobs no processing thread has started, then report `withdrawn(_:)`.
         case withdrawUnstarted
+        /// Log that a job was given up to the broker: each of `maximumPublishAttempts` publishes of its result lost
+        /// the connection.
+        case reportGivenUp(WorkID)
     }
 
     private enum Phase {
@@ -72,11 +75,6 @@ struct WorkerStateMachine<Instant: InstantProtocol> where Instant.Duration == Du
     let jobLimit: Int
     /// How long in-flight jobs may take to finish after the first stop request.
     let shutdownGrace: Duration
-    /// The first reconnect delay; it doubles per failure up to `longestBackoff`, and starts again from the shortest
-    /// once a connection has carried traffic or stayed up `healthyConnection`.
-    let shortestBackoff: Duration
-    let longestBackoff: Duration
-    let healthyConnection: Duration = .seconds(30)
     /// Publishes of one result, each ended by a lost connection, after which the worker gives the job up to the
     /// broker (which redelivers it, and dead-letters it past its delivery limit): a result the broker always refuses
     /// by closing the connection (over its message size limit, say) cannot make the worker reconnect for ever.
@@ -91,24 +89,18 @@ struct WorkerStateMachine<Instant: InstantProtocol> where Instant.Duration == Du
     private(set) var taken = 0
     private(set) var stopRequests = 0
     private var stopDeadline: Instant?
-    private var backoff: Duration
-    private var reconnectAt: Instant?
-    private var connectedAt: Instant?
+    private var reconnects: ReconnectSchedule<Instant>
 
     init(jobLimit: Int = 0, shutdownGrace: Duration = .seconds(60), shortestBackoff: Duration = .milliseconds(250),
          longestBackoff: Duration = .seconds(10)) {
         self.jobLimit = jobLimit
         self.shutdownGrace = shutdownGrace
-        self.shortestBackoff = shortestBackoff
-        self.longestBackoff = longestBackoff
-        backoff = shortestBackoff
+        reconnects = ReconnectSchedule(shortest: shortestBackoff, longest: longestBackoff)
     }
 
     /// Jobs held: delivered and neither confirmed nor handed back.
     var inFlight: Int { entries.count }
 
-    /// Jobs given up since the last call (for logs): results the broker kept refusing by closing the connection.
-    private(set) var givenUp: [WorkID] = []
 
     /// Whether the worker takes no more jobs (a stop request, or the job limit reached).
     var stopping: Bool { stopRequests > 0 || (jobLimit > 0 && taken >= jobLimit) }
@@ -121,8 +113,7 @@ struct WorkerStateMachine<Instant: InstantProtocol> where Instant.Duration == Du
         if stopping, entries.isEmpty { return .exit(abandoned: 0) }
         if let stopDeadline, now >= stopDeadline { return .exit(abandoned: entries.count) }
         if connected { return .poll }
-        if let reconnectAt, now < reconnectAt { return .wait(now.duration(to: reconnectAt)) }
-        return .connect(consuming: !stopping)
+        return reconnects.delay(now: now).map(Step.wait) ?? .connect(consuming: !stopping)
     }
 
     // MARK: Events
@@ -142,9 +133,8 @@ struct WorkerStateMachine<Instant: InstantProtocol> where Instant.Duration == Du
     mutating func connected(consuming: Bool, now: Instant) -> [Action] {
         generation += 1
         connected = true
-        connectedAt = now
+        reconnects.connected(now: now)
         self.consuming = consuming
-        reconnectAt = nil
         return entries.values.sorted { $0.work.id.value < $1.work.id.value }.compactMap { entry in
             if case .finished(let result) = entry.phase { return publish(entry.work.id, result) }
             return nil
@@ -157,33 +147,22 @@ struct WorkerStateMachine<Instant: InstantProtocol> where Instant.Duration == Du
         let wasConnected = connected
         connected = false
         consuming = false
-        if let connectedAt, connectedAt.duration(to: now) >= healthyConnection { backoff = shortestBackoff }
-        connectedAt = nil
-        reconnectAt = now.advanced(by: backoff)
-        backoff = min(backoff * 2, longestBackoff)
-        for (id, entry) in entries {
-            if case .publishing(let result, _, _) = entry.phase {
+        reconnects.lost(now: now)
+        var actions: [Action] = wasConnected ? [.withdrawUnstarted] : []
+        // Only finished jobs have been handed out to publish.
+        for (id, entry) in entries where entry.publishAttempts > 0 {
+            if entry.publishAttempts >= maximumPublishAttempts {
+                giveUp(id, &actions)
+            } else if case .publishing(let result, _, _) = entry.phase {
                 entries[id]?.phase = .finished(result)
             }
-            if case .finished = entries[id]?.phase, entry.publishAttempts >= maximumPublishAttempts {
-                // Its delivery died with this connection: the broker redelivers the job.
-                entries[id] = nil
-                taken -= 1
-                givenUp.append(id)
-            }
         }
-        return wasConnected ? [.withdrawUnstarted] : []
-    }
-
-    /// Takes the list of jobs given up (for logs).
-    mutating func takeGivenUp() -> [WorkID] {
-        defer { givenUp = [] }
-        return givenUp
+        return actions
     }
 
     /// A message arrived; `job` is its decoded job, or `nil` when it is not a valid job for this worker.
     mutating func delivered(_ delivery: Delivery, job: JobMessage?) -> [Action] {
-        noteTraffic()
+        reconnects.noteTraffic()
         guard let job else { return [.reject(delivery, requeue: false)] }
         guard !stopping else { return [.reject(delivery, requeue: true)] }
         nextID += 1
@@ -231,14 +210,14 @@ struct WorkerStateMachine<Instant: InstantProtocol> where Instant.Duration == Du
 
     /// The broker confirmed publish `sequence` (and, when `multiple`, every earlier one): acknowledge those jobs.
     mutating func confirmed(_ sequence: UInt64, multiple: Bool) -> [Action] {
-        noteTraffic()
+        reconnects.noteTraffic()
         return settle(sequence, multiple: multiple).compactMap { ownDelivery($0).map { .ack($0) } }
     }
 
     /// The broker refused publish `sequence` (and, when `multiple`, every earlier one): their jobs go back to the
     /// queue and no longer count towards the job limit.
     mutating func refused(_ sequence: UInt64, multiple: Bool) -> [Action] {
-        noteTraffic()
+        reconnects.noteTraffic()
         let settled = settle(sequence, multiple: multiple)
         taken -= settled.count
         return settled.compactMap { ownDelivery($0).map { .reject($0, requeue: true) } } + resumeIfUnderLimit()
@@ -251,9 +230,12 @@ struct WorkerStateMachine<Instant: InstantProtocol> where Instant.Duration == Du
         return .publish(id, result)
     }
 
-    /// The connection carried traffic: it works, so the next failure backs off from the shortest delay again.
-    private mutating func noteTraffic() {
-        backoff = shortestBackoff
+    /// Drops a job whose result kept breaking the connection: its delivery died with the connection, so the broker
+    /// redelivers the job (and dead-letters it past its delivery limit).
+    private mutating func giveUp(_ id: WorkID, _ actions: inout [Action]) {
+        entries[id] = nil
+        taken -= 1
+        actions.append(.reportGivenUp(id))
     }
 
     /// Consume again when jobs handed back put the worker under its job limit (and nothing else stops it).

@@ -211,6 +211,14 @@ final class FakeRecorder: ResultRecorder, @unchecked Sendable {
         return finished
     }
 
+    /// Runs `service` until every message is settled, then stops it and waits for it to return.
+    func runUntilDrained(_ service: FusionService, _ queues: FakeResultQueues, sourceLocation: SourceLocation = #_sourceLocation) {
+        let finished = start(service)
+        #expect(eventually { queues.outstanding == 0 }, sourceLocation: sourceLocation)
+        service.stop.request()
+        #expect(finished.wait(timeout: .now() + 10) == .success, sourceLocation: sourceLocation)
+    }
+
     func eventually(within seconds: Double = 20, _ condition: () -> Bool) -> Bool {
         let end = Date().addingTimeInterval(seconds)
         while Date() < end {
@@ -225,10 +233,7 @@ final class FakeRecorder: ResultRecorder, @unchecked Sendable {
         let recorder = FakeRecorder()
         for clip in Int64(1)...20 { queues.publish(result(clip)) }
         let service = fusion(queues, recorder)
-        let finished = start(service)
-        #expect(eventually { queues.outstanding == 0 })
-        service.stop.request()
-        #expect(finished.wait(timeout: .now() + 10) == .success)
+        runUntilDrained(service, queues)
         #expect(recorder.locked { $0.stored.count } == 20)
         #expect(queues.locked { $0.acked.count } == 20)
     }
@@ -263,10 +268,7 @@ final class FakeRecorder: ResultRecorder, @unchecked Sendable {
         queues.publishRaw(Array("not json".utf8))
         queues.publish(result(3))
         let service = fusion(queues, recorder)
-        let finished = start(service)
-        #expect(eventually { queues.outstanding == 0 })
-        service.stop.request()
-        #expect(finished.wait(timeout: .now() + 10) == .success)
+        runUntilDrained(service, queues)
         #expect(queues.locked { $0.deadLettered.count } == 2)
         #expect(Set(recorder.locked { $0.stored.values.map(\.clipID) }) == [1, 3])
     }
@@ -284,10 +286,7 @@ final class FakeRecorder: ResultRecorder, @unchecked Sendable {
         broken.probabilities = [Float](repeating: 1 / 7, count: 7)
         queues.publish(broken)
         let service = fusion(queues, recorder)
-        let finished = start(service)
-        #expect(eventually { queues.outstanding == 0 })
-        service.stop.request()
-        #expect(finished.wait(timeout: .now() + 10) == .success)
+        runUntilDrained(service, queues)
         #expect(queues.locked { $0.deadLettered.count } == 1)
         let stored = recorder.locked { $0.stored["4/audio"] }
         #expect(stored?.outcome == .failed && stored?.error?.code == "invalid_result")
@@ -301,10 +300,7 @@ final class FakeRecorder: ResultRecorder, @unchecked Sendable {
         for clip in Int64(1)...12 { queues.publish(result(clip)) }
         queues.locked { $0.breakingReads = 1 }
         let service = fusion(queues, recorder)
-        let finished = start(service)
-        #expect(eventually { queues.outstanding == 0 })
-        service.stop.request()
-        #expect(finished.wait(timeout: .now() + 10) == .success)
+        runUntilDrained(service, queues)
         #expect(queues.locked { $0.connections } == 2)
         #expect(recorder.locked { $0.stored.count } == 12)
     }
@@ -318,10 +314,7 @@ final class FakeRecorder: ResultRecorder, @unchecked Sendable {
         queues.publishDeadJob(JobMessage(clipID: 1, batchID: 1, source: "/m/1.mp4", stream: .audio))
         queues.publishDeadJob(JobMessage(clipID: 2, batchID: 1, source: "/m/2.mp4", stream: .video))
         let service = fusion(queues, recorder)
-        let finished = start(service)
-        #expect(eventually { queues.outstanding == 0 })
-        service.stop.request()
-        #expect(finished.wait(timeout: .now() + 10) == .success)
+        runUntilDrained(service, queues)
         let stored = recorder.locked { $0.stored }
         #expect(stored["1/audio"]?.worker == "test:1", "the real result stays")
         #expect(stored["2/video"]?.error?.code == "dead_lettered")

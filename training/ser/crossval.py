@@ -39,9 +39,14 @@ CODEC_CACHE = os.path.join(HERE, "cache", "codecs")
 def robust_wave(x, rng, args, pool):
     """Training augmentation with the corruptions that real recordings bring, then the standard perturbations."""
     if rng.random() < args.p_corrupt:
-        choice = rng.choice(["babble", "reverb", "telephone", "codec", "clipping"])
+        kinds = ["babble", "reverb", "telephone", "codec", "clipping"]
+        if args.babble_share is None:  # all five alike
+            choice = rng.choice(kinds)
+        else:
+            rest = (1.0 - args.babble_share) / (len(kinds) - 1)
+            choice = rng.choice(kinds, p=[args.babble_share] + [rest] * (len(kinds) - 1))
         if choice == "babble":
-            x = corruptions.babble(x, rng.uniform(3, 30), rng, pool)
+            x = corruptions.babble(x, rng.uniform(args.babble_snr_lo, args.babble_snr_hi), rng, pool)
         elif choice == "reverb":
             x = corruptions.reverb(x, rng, rt60=rng.uniform(0.2, 0.9))
         elif choice == "telephone":
@@ -51,6 +56,15 @@ def robust_wave(x, rng, args, pool):
         else:
             x = corruptions.clipping(x, rng.uniform(0.05, 0.5))
     return train.augment_wave(x, rng, args)
+
+
+def add_corruption_arguments(ap, p_corrupt):
+    """The options of `robust_wave`: how often a training variant is corrupted, and how much of that is babble."""
+    ap.add_argument("--p-corrupt", type=float, default=p_corrupt, help="chance that a variant is corrupted")
+    ap.add_argument("--babble-share", type=float, default=None,
+                    help="share of the corrupted variants that get babble (default: all five kinds alike)")
+    ap.add_argument("--babble-snr-lo", type=float, default=3.0, help="babble SNR range for training, dB")
+    ap.add_argument("--babble-snr-hi", type=float, default=30.0)
 
 
 def build_bank(xs, groups, rng, args, log):
@@ -170,7 +184,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     train.add_recipe_arguments(ap, head=256)
     ap.add_argument("--robust", action="store_true", help="train with babble, reverb, telephone, codec, clipping")
-    ap.add_argument("--p-corrupt", type=float, default=0.6)
+    add_corruption_arguments(ap, p_corrupt=0.6)
     args = ap.parse_args()
 
     torch.set_num_threads(1)

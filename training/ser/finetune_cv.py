@@ -36,7 +36,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--seed", type=int, default=1)
     train.add_recipe_arguments(ap, head=256)
-    ap.add_argument("--p-corrupt", type=float, default=0.5)
+    crossval.add_corruption_arguments(ap, p_corrupt=0.5)
     ap.add_argument("--final", action="store_true", help="then fine-tune the base run's final.pt on all 20 actors")
     args = ap.parse_args()
     args.robust = True

@@ -176,10 +176,12 @@ def main():
         ca = canonical_probabilities(voices, ser_card, temperatures["speech"])
         cv = canonical_probabilities([faces_by_path[r["path"].split("/")[-1]] for r in voices], fer_card, temperatures["face"])
         cf = fuse(ca, cv, wa, wv)
+        strong_c = (1 - np.sqrt(ca * cv).sum(1)) >= STRONG_DISAGREEMENT
         report["clips"] = {"n": len(voices), "accuracy_audio": float((ca.argmax(1) == truth_c).mean()),
                            "accuracy_video": float((cv.argmax(1) == truth_c).mean()),
                            "accuracy_fused": float((cf.argmax(1) == truth_c).mean()),
-                           "strong_disagreements": int(((1 - np.sqrt(ca * cv).sum(1)) >= STRONG_DISAGREEMENT).sum())}
+                           "strong_disagreements": int(strong_c.sum()),
+                           "strong_disagreements_fused_right": int((cf.argmax(1) == truth_c)[strong_c].sum())}
     for card, name, weight in ((ser_card, "ser.json", wa), (fer_card, "fer.json", wv)):
         card["temperature"] = round(temperatures["speech" if name == "ser.json" else "face"], 4)
         card["fusion_weight"] = weight

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Cross-validates an averaged ensemble of two recipes: on each fold both recipes' fold models (trained without
-that fold's actors) score the fold's clips, clean and under every corruption, and their logits are averaged.
+"""Cross-validates averaged ensembles of several runs: on each fold every run's fold model (trained without that
+fold's actors) scores the fold's clips, clean and under every corruption; each run alone and the logit average of
+every subset of two or more runs are scored.
 
 Example: python3 training/ser/ensemble_cv.py --runs training/ser/runs/cv-base training/ser/runs/cv-c \
              --out training/ser/runs/ensemble-cv.json
@@ -8,6 +9,7 @@ Example: python3 training/ser/ensemble_cv.py --runs training/ser/runs/cv-base tr
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -51,12 +53,16 @@ def main():
                                                                     crossval.CODEC_CACHE)) for i, x in enumerate(xs)])
             members = [train.predict(m, feats) for m in models]
             scores = {}
-            for name, logits in [("ensemble", np.mean(members, axis=0))] + [(f"member{i}", m) for i, m in enumerate(members)]:
+            subsets = [c for r in range(len(members), 1, -1) for c in itertools.combinations(range(len(members)), r)]
+            named = [(f"ensemble {'+'.join(map(str, c))}", np.mean([members[i] for i in c], axis=0)) for c in subsets]
+            for name, logits in named + [(f"member{i}", m) for i, m in enumerate(members)]:
                 metrics = train.evaluate(logits, y)
                 scores[name] = {"ravdess7": metrics["ravdess7"]["accuracy"], "canonical": metrics["canonical"]["accuracy"]}
             table[kind] = scores
         result["folds"][str(k)] = table
-        print(f"fold {k}: " + " ".join(f"{kind} {v['ensemble']['ravdess7']:.3f}" for kind, v in table.items()), flush=True)
+        full = next(iter(table["clean"]))
+        print(f"fold {k} ({full}): " + " ".join(f"{kind} {v[full]['ravdess7']:.3f}" for kind, v in table.items()),
+              flush=True)
     summary = {}
     for kind in corruptions.KINDS:
         summary[kind] = {name: {p: float(np.mean([result["folds"][str(k)][kind][name][p] for k in folds]))

@@ -62,7 +62,8 @@ def main():
     ap.add_argument("--name", default=None, help="card name, default ser-<arch>-v1")
     ap.add_argument("--cv2-python", default=sys.executable)
     ap.add_argument("--fixture", default=FIXTURE, help="'' to write no fixture (a fold model, say)")
-    ap.add_argument("--cv", help="cv.json of crossval.py: the card's validation figures are then the cross-validated ones")
+    ap.add_argument("--cv", help="cv.json of crossval.py or production.json of production_eval.py: the card's "
+                                 "validation figures are then the cross-validated ones (clean)")
     args = ap.parse_args()
     torch.set_num_threads(1)
 
@@ -118,10 +119,14 @@ def main():
         for k in ("accuracy", "macro_f1"):
             card["validation"][proto][k] = round(card["validation"][proto][k], 4)
     if args.cv:
-        summary = json.load(open(args.cv))["summary"]
+        result = json.load(open(args.cv))
+        summary = result["summary"]
+        folds, path = summary.get("folds"), ""
+        if "clean" in summary:  # production_eval.py: the fold models scored through the production path
+            folds, summary, path = len(result["folds"]["clean"]), summary["clean"], ", scored through the production path"
         card["validation"] = {
-            "split": f"{summary['folds']}-fold cross-validation on RAVDESS speech actors 1-20, 4 unseen actors per fold "
-                     "(fold models; this model is the same recipe trained on all 20)",
+            "split": f"{folds}-fold cross-validation on RAVDESS speech actors 1-20, 4 unseen actors per fold "
+                     f"(fold models{path}; this model is the same recipe trained on all 20)",
             **{proto: {"accuracy_mean": round(summary[proto]["mean"], 4), "accuracy_std": round(summary[proto]["std"], 4),
                        "macro_f1_mean": round(summary[f"{proto}_macro_f1"]["mean"], 4)}
                for proto in ("ravdess7", "canonical")},

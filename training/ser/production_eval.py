@@ -36,7 +36,9 @@ def scores(records):
     logits = np.array([r["logits"] for r in records], dtype=np.float64)
     assert records[0]["labels"] == train.LABELS
     m = train.evaluate(logits, y)
-    return {"ravdess7": m["ravdess7"]["accuracy"], "canonical": m["canonical"]["accuracy"], "n": len(records)}
+    return {"ravdess7": m["ravdess7"]["accuracy"], "canonical": m["canonical"]["accuracy"],
+            "ravdess7_macro_f1": m["ravdess7"]["macro_f1"], "canonical_macro_f1": m["canonical"]["macro_f1"],
+            "n": len(records)}
 
 
 def main():
@@ -46,6 +48,8 @@ def main():
     ap.add_argument("--data", default="../shared/data/ravdess/speech-16k")
     ap.add_argument("--out", required=True)
     ap.add_argument("--kinds", default=",".join(corruptions.KINDS))
+    ap.add_argument("--cv2-python", default=sys.executable,
+                    help="a Python with OpenCV 4.6 (cv2) for finalize.py's export check")
     args = ap.parse_args()
     kinds = args.kinds.split(",")
     table = {kind: [] for kind in kinds}
@@ -55,7 +59,7 @@ def main():
         actors = crossval.FOLDS[k]
         models = os.path.join(args.out, f"models-fold{k}")
         subprocess.run([sys.executable, os.path.join(HERE, "finalize.py"), "--run", fold, "--out", models,
-                        "--fixture", "", "--cv2-python", sys.executable, "--data", args.data],
+                        "--fixture", "", "--cv2-python", args.cv2_python, "--data", args.data],
                        check=True, stdout=subprocess.DEVNULL)
         for kind in kinds:
             media = os.path.join(args.out, "media", f"fold{k}", kind)
@@ -77,7 +81,9 @@ def main():
         for record in oof:
             f.write(json.dumps(record) + "\n")
     summary = {kind: {p: {"mean": float(np.mean([r[p] for r in rows])), "std": float(np.std([r[p] for r in rows], ddof=1))
-                          if len(rows) > 1 else 0.0} for p in ("ravdess7", "canonical")} for kind, rows in table.items()}
+                          if len(rows) > 1 else 0.0}
+                      for p in ("ravdess7", "canonical", "ravdess7_macro_f1", "canonical_macro_f1")}
+               for kind, rows in table.items()}
     json.dump({"folds": table, "summary": summary}, open(os.path.join(args.out, "production.json"), "w"), indent=1)
     clean = summary["clean"]["ravdess7"]["mean"]
     print("| corruption | ravdess7 | drop | canonical |")

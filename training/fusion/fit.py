@@ -1,9 +1,10 @@
 """Calibrate each stream and fit late fusion from validation data; write the parameters into the model cards.
 
-    python training/fusion/fit.py --speech runs/ser-val.jsonl --faces runs/fer-public.jsonl --models Models
+    python training/fusion/fit.py --speech runs/ser-oof.jsonl --faces runs/fer-public.jsonl --models Models
 
 Inputs are `--predictions` files of the production evaluate commands (the Swift decoding, front ends and models):
-- speech: `er-audio-worker evaluate` on the SER validation actors 17-20 (canonical protocol);
+- speech: `er-audio-worker evaluate` on takes the speech model never heard: the out-of-fold predictions of its
+  cross-validation fold models (`training/ser/production_eval.py` writes them; canonical protocol);
 - faces:  `er-video-worker evaluate-faces` on FER2013 PublicTest scored against the FER+ majority;
 - face clips (optional, `--face-clips`): `er-video-worker evaluate` on labelled video clips the face model never
   saw (the shared RAVDESS clips: the face model is trained on FER2013 only).

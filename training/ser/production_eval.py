@@ -90,7 +90,7 @@ def main():
     print("|---|---|---|---|")
     for kind in kinds:
         s = summary[kind]
-        print(f"| {kind} | {s['ravdess7']['mean']:.3f} ± {s['ravdess7']['std']:.3f} | {100 * (clean - s['ravdess7']['mean']):+.1f} |"
+        print(f"| {kind} | {s['ravdess7']['mean']:.3f} ± {s['ravdess7']['std']:.3f} | {100 * (s['ravdess7']['mean'] - clean):+.1f} |"
               f" {s['canonical']['mean']:.3f} ± {s['canonical']['std']:.3f} |")
 
 

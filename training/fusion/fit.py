@@ -81,6 +81,11 @@ def fuse(pa: np.ndarray, pv: np.ndarray, wa: float, wv: float) -> np.ndarray:
     return p / p.sum(1, keepdims=True)
 
 
+def strong_disagreement(pa: np.ndarray, pv: np.ndarray) -> np.ndarray:
+    """Rows where the streams disagree strongly: 1 - Bhattacharyya coefficient >= 0.5 (`LateFusion`)."""
+    return 1 - np.sqrt(pa * pv).sum(1) >= STRONG_DISAGREEMENT
+
+
 def expected_calibration_error(p: np.ndarray, truth: np.ndarray, bins: int = 10) -> float:
     confidence = p.max(1)
     correct = p.argmax(1) == truth
@@ -157,8 +162,7 @@ def main():
               "accuracy": float((fuse(pa, pv, best[1], best[2]).argmax(1) == truth).mean())}
     wa, wv = 1.0, 1.0
     fused = fuse(pa, pv, wa, wv)
-    disagreement = 1 - np.sqrt(pa * pv).sum(1)
-    strong = disagreement >= STRONG_DISAGREEMENT
+    strong = strong_disagreement(pa, pv)
     correct = fused.argmax(1) == truth
     report["pairs"] = {
         "n": int(len(truth)), "audio_weight": wa, "video_weight": wv, "nll": nll(fused, truth),
@@ -177,7 +181,7 @@ def main():
         ca = canonical_probabilities(voices, ser_card, temperatures["speech"])
         cv = canonical_probabilities([faces_by_path[r["path"].split("/")[-1]] for r in voices], fer_card, temperatures["face"])
         cf = fuse(ca, cv, wa, wv)
-        strong_c = (1 - np.sqrt(ca * cv).sum(1)) >= STRONG_DISAGREEMENT
+        strong_c = strong_disagreement(ca, cv)
         report["clips"] = {"n": len(voices), "accuracy_audio": float((ca.argmax(1) == truth_c).mean()),
                            "accuracy_video": float((cv.argmax(1) == truth_c).mean()),
                            "accuracy_fused": float((cf.argmax(1) == truth_c).mean()),

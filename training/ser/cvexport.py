@@ -47,7 +47,7 @@ def main():
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     recipes = [json.load(open(os.path.join(run, "cv.json")))["args"] for run in args.cv_run]
-    for key in ("widths", "reps", "head", "dropout"):
+    for key in train.ARCHITECTURE:
         assert len({str(r[key]) for r in recipes}) == 1, f"the runs differ in {key}: one graph needs one architecture"
     recipe = recipes[0]
 

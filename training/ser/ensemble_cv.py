@@ -25,12 +25,9 @@ import train  # noqa: E402
 
 
 def load(run, fold):
+    """The fold model of a cross-validation run."""
     recipe = json.load(open(os.path.join(run, "cv.json")))["args"]
-    widths = tuple(int(v) for v in recipe["widths"].split(","))
-    reps = tuple(int(v) for v in recipe["reps"].split(","))
-    model = train.SERNet(widths, reps, recipe["dropout"], recipe["head"])
-    model.load_state_dict(torch.load(os.path.join(run, f"fold{fold}.pt")))
-    return model.eval()
+    return train.net_from_recipe(recipe, os.path.join(run, f"fold{fold}.pt"))
 
 
 def main():

@@ -33,15 +33,8 @@ FIXTURE_CLIPS = [
 
 def load_members(run):
     res = json.load(open(os.path.join(run, "result.json")))
-    a = res["args"]
-    widths = tuple(int(v) for v in a["widths"].split(","))
-    reps = tuple(int(v) for v in a["reps"].split(","))
-    members = []
-    for k in range(a["members"]):
-        m = train.SERNet(widths, reps, a["dropout"], a.get("head", 0))
-        m.load_state_dict(torch.load(os.path.join(run, f"member{k}.pt")))
-        members.append(m.eval())
-    return members, res
+    return [train.net_from_recipe(res["args"], os.path.join(run, f"member{k}.pt"))
+            for k in range(res["args"]["members"])], res
 
 
 def load_model(runs):
@@ -62,8 +55,8 @@ def main():
     ap.add_argument("--name", default=None, help="card name, default ser-<arch>-v1")
     ap.add_argument("--cv2-python", default=sys.executable)
     ap.add_argument("--fixture", default=FIXTURE, help="'' to write no fixture (a fold model, say)")
-    ap.add_argument("--cv", help="cv.json of crossval.py or production.json of production_eval.py: the card's "
-                                 "validation figures are then the cross-validated ones (clean)")
+    ap.add_argument("--cv", help="cv.json of crossval.py (or production.json of production_eval.py, the same "
+                                 "summary): the card's validation figures are then the cross-validated ones")
     args = ap.parse_args()
     torch.set_num_threads(1)
 
@@ -119,14 +112,11 @@ def main():
         for k in ("accuracy", "macro_f1"):
             card["validation"][proto][k] = round(card["validation"][proto][k], 4)
     if args.cv:
-        result = json.load(open(args.cv))
-        summary = result["summary"]
-        folds, path = summary.get("folds"), ""
-        if "clean" in summary:  # production_eval.py: the fold models scored through the production path
-            folds, summary, path = len(result["folds"]["clean"]), summary["clean"], ", scored through the production path"
+        summary = json.load(open(args.cv))["summary"]
+        scored = f", scored through the {summary['scored']}" if "scored" in summary else ""
         card["validation"] = {
-            "split": f"{folds}-fold cross-validation on RAVDESS speech actors 1-20, 4 unseen actors per fold "
-                     f"(fold models{path}; this model is the same recipe trained on all 20)",
+            "split": f"{summary['folds']}-fold cross-validation on RAVDESS speech actors 1-20, 4 unseen actors per fold "
+                     f"(fold models{scored}; this model is the same recipe trained on all 20)",
             **{proto: {"accuracy_mean": round(summary[proto]["mean"], 4), "accuracy_std": round(summary[proto]["std"], 4),
                        "macro_f1_mean": round(summary[f"{proto}_macro_f1"]["mean"], 4)}
                for proto in ("ravdess7", "canonical")},

@@ -43,7 +43,7 @@ def main():
 
     torch.set_num_threads(1)
     base = json.load(open(os.path.join(crossval.HERE, "runs", args.base, "cv.json")))
-    for key in ("widths", "reps", "head", "dropout"):  # the architecture comes from the base run
+    for key in train.ARCHITECTURE:  # the architecture comes from the base run
         setattr(args, key, base["args"][key])
     run_dir = os.path.join(crossval.HERE, "runs", args.name)
     log = train.open_log(run_dir)

@@ -80,16 +80,19 @@ def main():
     with open(os.path.join(args.out, "out-of-fold.jsonl"), "w") as f:
         for record in oof:
             f.write(json.dumps(record) + "\n")
-    summary = {kind: {p: {"mean": float(np.mean([r[p] for r in rows])), "std": float(np.std([r[p] for r in rows], ddof=1))
-                          if len(rows) > 1 else 0.0}
-                      for p in ("ravdess7", "canonical", "ravdess7_macro_f1", "canonical_macro_f1")}
-               for kind, rows in table.items()}
+    corrupted = {kind: {p: crossval.summarise([r[p] for r in rows]) for p in ("ravdess7", "canonical")}
+                 for kind, rows in table.items()}
+    # crossval.py's summary shape (clean figures at the top), so that finalize.py --cv reads either
+    summary = {"folds": len(table["clean"]), "scored": "production path",
+               **{p: crossval.summarise([r[p] for r in table["clean"]])
+                  for p in ("ravdess7", "canonical", "ravdess7_macro_f1", "canonical_macro_f1")},
+               "corruptions": corrupted}
     json.dump({"folds": table, "summary": summary}, open(os.path.join(args.out, "production.json"), "w"), indent=1)
-    clean = summary["clean"]["ravdess7"]["mean"]
+    clean = summary["ravdess7"]["mean"]
     print("| corruption | ravdess7 | drop | canonical |")
     print("|---|---|---|---|")
     for kind in kinds:
-        s = summary[kind]
+        s = corrupted[kind]
         print(f"| {kind} | {s['ravdess7']['mean']:.3f} ± {s['ravdess7']['std']:.3f} | {100 * (s['ravdess7']['mean'] - clean):+.1f} |"
               f" {s['canonical']['mean']:.3f} ± {s['canonical']['std']:.3f} |")
 

@@ -114,6 +114,18 @@ def cbr(i, o):
     return [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
 
 
+ARCHITECTURE = ("widths", "reps", "head", "dropout")
+"""The recipe arguments that decide a model's graph (everything else only changes its training)."""
+
+
+def net_from_recipe(recipe, weights):
+    """The SERNet a recipe (a run's args) describes, with the weights of the checkpoint `weights`, in eval mode."""
+    model = SERNet(tuple(int(v) for v in recipe["widths"].split(",")), tuple(int(v) for v in recipe["reps"].split(",")),
+                   recipe["dropout"], recipe.get("head", 0))
+    model.load_state_dict(torch.load(weights))
+    return model.eval()
+
+
 class SERNet(nn.Module):
     """Plain VGG-style CNN: [conv-bn-relu (x reps) + maxpool2] per stage, global average pool, linear."""
 

@@ -47,10 +47,16 @@ class BasicBlock(nn.Module):
 
 
 class FaceNet(nn.Module):
-    """Small ResNet for 48x48 gray faces: stem at 48, then a strided conv and a basic block at 24, 12 and 6."""
+    """Small ResNet for 48x48 gray faces: stem at 48, then a strided conv and a basic block at 24, 12 and 6.
 
-    def __init__(self, widths=(32, 48, 96, 192), num_classes: int = 7, dropout: float = 0.3):
+    With `heads` > 1 the last layer gives `heads` sets of logits, [N, heads, classes] (for training on several
+    label sets at once); `blended_head` folds them into one linear head for export.
+    """
+
+    def __init__(self, widths=(32, 48, 96, 192), num_classes: int = 7, dropout: float = 0.3, heads: int = 1):
         super().__init__()
+        self.heads = heads
+        self.num_classes = num_classes
         layers = [conv_bn(1, widths[0])]
         for cin, cout in zip(widths[:-1], widths[1:]):
             layers += [conv_bn(cin, cout, 2), BasicBlock(cout)]
@@ -58,10 +64,27 @@ class FaceNet(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.flatten = nn.Flatten()
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(widths[-1], num_classes)
+        self.head = nn.Linear(widths[-1], num_classes * heads)
 
     def forward(self, x):
-        return self.head(self.dropout(self.flatten(self.pool(self.features(x)))))
+        out = self.head(self.dropout(self.flatten(self.pool(self.features(x)))))
+        return out if self.heads == 1 else out.view(-1, self.heads, self.num_classes)
+
+    def blended_head(self, weights) -> "FaceNet":
+        """A one-head copy whose logits are `sum_k weights[k] * logits_k` (a weighted sum of linear heads is linear)."""
+        single = FaceNet(self.widths(), self.num_classes, self.dropout.p, heads=1)
+        single.load_state_dict({k: v for k, v in self.state_dict().items() if not k.startswith("head.")}, strict=False)
+        w = torch.as_tensor(weights, dtype=torch.float32).view(self.heads, 1, 1)
+        weight = self.head.weight.data.view(self.heads, self.num_classes, -1)
+        bias = self.head.bias.data.view(self.heads, self.num_classes, 1)
+        single.head.weight.data.copy_((w * weight).sum(0))
+        single.head.bias.data.copy_((w * bias).sum(0)[:, 0])
+        return single
+
+    def widths(self) -> tuple[int, ...]:
+        convs = [m for m in self.features.modules() if isinstance(m, nn.Conv2d)]
+        stem, strided = convs[0], [c for c in convs if c.stride == (2, 2)]
+        return (stem.out_channels, *[c.out_channels for c in strided])
 
 
 def normalize(u8: np.ndarray) -> np.ndarray:

@@ -59,6 +59,9 @@ public final class FaceEmotionRecognizer {
         network = try NeuralNetwork(onnxPath: directory.appendingPathComponent(card.onnx).path)
     }
 
+    /// Index of the output that maps to `neutral`, the baseline of the departure aggregations.
+    public var neutralIndex: Int? { card.labels.firstIndex { mapping[$0] == .neutral } }
+
     /// The model's logits for one aligned crop (`aligner.size` square).
     public func logits(forAligned crop: GrayImage) throws -> [Float] {
         guard crop.width == aligner.size, crop.height == aligner.size else {
@@ -142,7 +145,7 @@ public final class FaceEmotionRecognizer {
             }
             return true
         }
-        guard let primary = tracker.primary, let frames = evidence[primary.id], let logits = aggregation.clipLogits(frames) else {
+        guard let primary = tracker.primary, let frames = evidence[primary.id], let logits = aggregation.clipLogits(frames, neutral: neutralIndex) else {
             throw StreamFailure(code: StreamFailure.noFace,
                                 reason: sampled == 0 ? "no frame was decoded" : "no face found in \(sampled) sampled frames")
         }

@@ -30,9 +30,19 @@ public enum FrameAggregation: String, Sendable, CaseIterable, Codable {
     case trimmedMean = "trimmed_mean"
     /// Mean logits of the most confident half of the frames.
     case topHalf = "top_half"
+    /// Mean logits weighted by how far each frame departs from the track's own resting face (its baseline: the
+    /// mean probabilities of the third of its frames most like `neutral`): a posed take's expression, a few hundred
+    /// milliseconds between neutral frames, outweighs them; a face that never moves is weighed evenly.
+    case baselineDeparture = "baseline_departure"
+    /// Mean logits of the third of the frames that depart most from the track's baseline (as `baselineDeparture`).
+    case peakDeparture = "peak_departure"
 
-    /// The clip logits, or `nil` without frames.
-    public func clipLogits(_ frames: [FrameEvidence]) -> [Float]? {
+    /// Weight every frame keeps under `baselineDeparture`, so that a steady face is weighed evenly.
+    static let departureFloor = 0.05
+
+    /// The clip logits, or `nil` without frames. `neutral` is the index of the `neutral` output; without it the
+    /// baseline of the departure methods is the track's median frame.
+    public func clipLogits(_ frames: [FrameEvidence], neutral: Int? = nil) -> [Float]? {
         guard let first = frames.first else { return nil }
         let count = first.logits.count
         switch self {
@@ -57,6 +67,32 @@ public enum FrameAggregation: String, Sendable, CaseIterable, Codable {
         case .topHalf:
             let ranked = zip(frames, frames.map { softmax($0.logits).max() ?? 0 }).sorted { $0.1 > $1.1 }.map(\.0)
             return Self.meanLogits.clipLogits(Array(ranked.prefix(max(1, (frames.count + 1) / 2))))
+        case .baselineDeparture:
+            let departures = Self.departures(frames, neutral: neutral, count: count)
+            return Self.weightedMean(frames.map(\.logits), weights: departures.map { $0 + Self.departureFloor }, count: count)
+        case .peakDeparture:
+            let departures = Self.departures(frames, neutral: neutral, count: count)
+            let ranked = zip(frames, departures).sorted { $0.1 > $1.1 }.map(\.0)
+            return Self.meanLogits.clipLogits(Array(ranked.prefix(max(1, (frames.count + 2) / 3))))
+        }
+    }
+
+    /// Each frame's total-variation distance (0...1) between its probabilities and the track's baseline.
+    static func departures(_ frames: [FrameEvidence], neutral: Int?, count: Int) -> [Double] {
+        let probabilities = frames.map { softmax($0.logits) }
+        let baseline: [Float]
+        if let neutral, neutral >= 0, neutral < count {
+            let restful = probabilities.sorted { $0[neutral] > $1[neutral] }.prefix(max(1, (frames.count + 2) / 3))
+            baseline = weightedMean(Array(restful), weights: restful.map { _ in 1 }, count: count) ?? probabilities[0]
+        } else {
+            let median = (0..<count).map { index -> Float in
+                let values = frames.map { $0.logits[index] }.sorted()
+                return values[values.count / 2]
+            }
+            baseline = softmax(median)
+        }
+        return probabilities.map { row in
+            0.5 * zip(row, baseline).map { Double(abs($0 - $1)) }.reduce(0, +)
         }
     }
 

@@ -32,7 +32,7 @@ extension VideoWorker {
                     let analysis = try recognizer.analyze(MediaSource(path), sampling: sampling.sampling)
                     evaluation.record(truth: truth, predicted: evaluationProtocol.prediction(analysis.prediction, mapping: recognizer.mapping))
                     for method in FrameAggregation.allCases {
-                        guard let logits = method.clipLogits(analysis.frames) else { continue }
+                        guard let logits = method.clipLogits(analysis.frames, neutral: recognizer.neutralIndex) else { continue }
                         byAggregation[method]?.record(truth: truth, predicted: evaluationProtocol.prediction(
                             recognizer.prediction(logits: logits), mapping: recognizer.mapping))
                     }

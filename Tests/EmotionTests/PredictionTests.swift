@@ -39,6 +39,25 @@ let canonicalMapping = Dictionary(uniqueKeysWithValues: EmotionLabel.allCases.ma
         #expect(try #require(FrameAggregation.topHalf.clipLogits(confident)) == [2.5, 3])
     }
 
+    @Test func departureAggregationsFindTheExpressionBetweenNeutralFrames() throws {
+        func frame(_ logits: [Float]) -> FrameEvidence { FrameEvidence(logits: logits, detectionScore: 0.9, faceSize: 100) }
+        // A posed take: [surprise, neutral] logits; eight mostly neutral frames around three surprised ones.
+        let resting = (0..<8).map { _ in frame([0, 3]) }
+        let expression = (0..<3).map { _ in frame([2.5, 0]) }
+        let take = Array(resting.prefix(4)) + expression + Array(resting.suffix(4))
+        let mean = try #require(FrameAggregation.meanLogits.clipLogits(take, neutral: 1))
+        #expect(mean[0] < mean[1])  // the mean of logits says neutral
+        let weighted = try #require(FrameAggregation.baselineDeparture.clipLogits(take, neutral: 1))
+        #expect(weighted[0] > weighted[1])
+        #expect(try #require(FrameAggregation.peakDeparture.clipLogits(take, neutral: 1)) == [2.5, 0])
+        // A face that never moves is weighed evenly: the same answer as the mean.
+        let steady = (0..<6).map { _ in frame([1, 2]) }
+        #expect(FrameAggregation.baselineDeparture.clipLogits(steady, neutral: 1) == [1, 2])
+        // Without a neutral output the baseline is the median frame.
+        let withoutNeutral = try #require(FrameAggregation.baselineDeparture.clipLogits(take))
+        #expect(withoutNeutral[0] > withoutNeutral[1])
+    }
+
     @Test func calmAndNeutralProbabilitiesAreSummed() {
         // neutral and calm each a bit below happy, but together above it.
         let logits: [Float] = [2, 2, 2.5, -9, -9, -9, -9, -9]

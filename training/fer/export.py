@@ -1,6 +1,10 @@
 """Export a checkpoint to Models/fer.onnx + Models/fer.json, verify it with OpenCV's dnn module, write the fixture.
 
     python training/fer/export.py --ckpt training/fer/runs/main/best.pt --out Models [--flip]
+    python training/fer/export.py --choice training/fer/runs/posed/choice.json --out Models   # a two-head run
+
+- A two-head checkpoint is exported as one head, `blend * perceived + (1 - blend) * intended` folded into the last
+  layer (`FaceNet.blended_head`); `--choice` takes the checkpoint, blend and frame aggregation `choose.py` chose.
 
 - torch.onnx.export(dynamo=False, opset 13), input [1,1,48,48] "input", output "logits" (7, LABELS order).
 - `--flip` bakes mirror averaging into the graph, `(net(x) + net(flip(x))) / 2`, the flip written as Transpose +
@@ -26,9 +30,9 @@ import torch.nn as nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import faces  # noqa: E402
 from common import LABELS, OFFSET, SCALE, FaceNet, metrics, normalize, predict_logits, sha256_file  # noqa: E402
-from train import aligned, load  # noqa: E402
+from train import aligned, ckplus_fold, load  # noqa: E402
 
-NAME = "fer-resnet48-ferplus-v2"
+NAME = "fer-resnet48-posed-v3"
 
 
 class FlipW(nn.Module):
@@ -137,6 +141,9 @@ def write_fixture(path: Path, net, detector: faces.YuNet, frames_dir: Path, fer_
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", default="training/fer/runs/main/best.pt")
+    ap.add_argument("--choice", help="choose.py's choice.json: checkpoint, blend and aggregation")
+    ap.add_argument("--blend", type=float, default=1.0, help="weight of the perceived head (two-head checkpoints)")
+    ap.add_argument("--aggregation", help="frame aggregation for the card (default: keep the card's)")
     ap.add_argument("--cache", default="training/fer/cache/faces.npz")
     ap.add_argument("--out", default="Models")
     ap.add_argument("--flip", action="store_true")
@@ -146,9 +153,14 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
+    if args.choice:
+        choice = json.loads(Path(args.choice).read_text())["choice"]
+        args.ckpt, args.blend, args.aggregation = choice["checkpoint"], choice["blend"], choice["aggregation"]
     state = torch.load(args.ckpt, map_location="cpu", weights_only=False)
-    net = FaceNet(tuple(state["widths"]))
+    net = FaceNet(tuple(state["widths"]), heads=state.get("heads", 1))
     net.load_state_dict(state["model"])
+    if net.heads == 2:
+        net = net.blended_head([args.blend, 1 - args.blend])
     net.eval()
     model = FlipAverage(net) if args.flip else net
     out = Path(args.out)
@@ -168,6 +180,12 @@ def main():
     pred = logits.argmax(1)
     ferplus = metrics(public["majority"][usable], pred[usable])
     fer2013 = metrics(public["fer"], pred)
+    ckplus = None
+    if "ckplus" in data:
+        held = ckplus_fold(data["ckplus"]["subject"], 0)
+        ck = {k: v[held] for k, v in data["ckplus"].items()}
+        ckplus = metrics(ck["fer"], cv2_logits(cvnet, aligned(ck)).argmax(1))
+        ckplus["subjects"] = len(set(ck["subject"].tolist()))
     blob = normalize(crops[0])[None, None]
     for _ in range(20):
         cvnet.setInput(blob)
@@ -191,7 +209,7 @@ def main():
         "input": {"width": faces.SIZE, "height": faces.SIZE, "scale": SCALE, "offset": OFFSET},
         "alignment": {"detector": "face_detection_yunet_2023mar.onnx", "size": faces.SIZE,
                       "template": faces.TEMPLATE.tolist()},
-        "aggregation": previous.get("aggregation", "mean_logits"),
+        "aggregation": args.aggregation or previous.get("aggregation", "mean_logits"),
         "temperature": previous.get("temperature", 1.0),
         "validation": {
             "split": "FER2013 PublicTest, through cv2.dnn on the aligned crops",
@@ -200,6 +218,10 @@ def main():
             "fer2013_labels": {"n": fer2013["n"], "accuracy": round(fer2013["accuracy"], 4),
                                "macro_f1": round(fer2013["macro_f1"], 4)},
         },
+        **({"validation_ckplus": {"split": "CK+48, the held-out subject fold (fold 0 of 5, never trained on)",
+                                  "subjects": ckplus["subjects"], "n": ckplus["n"],
+                                  "accuracy": round(ckplus["accuracy"], 4),
+                                  "macro_f1": round(ckplus["macro_f1"], 4)}} if ckplus else {}),
         "fusion_weight": previous.get("fusion_weight", 1.0),
     }
     for key in ("fusion",):
@@ -207,10 +229,11 @@ def main():
             card[key] = previous[key]
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     report = {
-        "checkpoint": args.ckpt, "epoch": state.get("epoch"), "flip_in_graph": args.flip, "onnx_ops": ops,
+        "checkpoint": args.ckpt, "epoch": state.get("epoch"), "blend": args.blend if state.get("heads", 1) == 2 else None,
+        "flip_in_graph": args.flip, "onnx_ops": ops,
         "macs": count_macs(net) * (2 if args.flip else 1), "parameters": sum(p.numel() for p in net.parameters()),
         "cv2_vs_torch_max_abs_diff": max_diff, "latency_ms_one_thread": round(latency_ms, 3),
-        "ferplus_majority": ferplus, "fer2013_labels": fer2013,
+        "ferplus_majority": ferplus, "fer2013_labels": fer2013, "ckplus_heldout": ckplus,
         "detector_found_share": {"train": float(data["train"]["found"].mean()), "public": float(public["found"].mean())},
     }
     Path("training/fer/runs").mkdir(parents=True, exist_ok=True)

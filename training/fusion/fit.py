@@ -25,6 +25,8 @@ Inputs are `--predictions` files of the production evaluate commands (the Swift 
    (`1 - sum sqrt(p_a p_v) >= 0.5`, `LateFusion.strongDisagreement`) with the fused accuracy there.
 4. With `--speech-clips` too (`er-audio-worker evaluate` on the same clips as `--face-clips`): each stream alone
    and fused on those real clips.
+Without `--speech` (the speech fold models' predictions are made by `training/ser/retrain`, about 3 hours) the speech
+card's temperature stands as fitted before, the pairs are skipped, and only the face side is refitted.
 Writes `temperature` and `fusion_weight` into ser.json and fer.json and prints a JSON report (`--report`).
 """
 from __future__ import annotations
@@ -100,7 +102,7 @@ def expected_calibration_error(p: np.ndarray, truth: np.ndarray, bins: int = 10)
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--speech", required=True)
+    ap.add_argument("--speech", help="speech out-of-fold predictions; without it the speech temperature is kept")
     ap.add_argument("--faces", required=True)
     ap.add_argument("--face-clips")
     ap.add_argument("--speech-clips")
@@ -112,13 +114,18 @@ def main():
     models = Path(args.models)
     ser_card = json.loads((models / "ser.json").read_text())
     fer_card = json.loads((models / "fer.json").read_text())
-    speech, faces = read(args.speech), read(args.faces)
-    speech_truth = np.array([CANONICAL.index(r["truth"]) for r in speech])
+    speech, faces = (read(args.speech) if args.speech else []), read(args.faces)
+    speech_truth = np.array([CANONICAL.index(r["truth"]) for r in speech], np.int64)
     face_truth = np.array([CANONICAL.index(r["truth"]) for r in faces])
 
     report = {"speech_takes": len(speech), "face_images": len(faces)}
-    temperatures = {}
-    for name, records, card, truth in (("speech", speech, ser_card, speech_truth), ("face", faces, fer_card, face_truth)):
+    temperatures = {"speech": ser_card["temperature"]}
+    streams = [("face", faces, fer_card, face_truth)]
+    if speech:
+        streams.insert(0, ("speech", speech, ser_card, speech_truth))
+    else:
+        report["speech"] = {"temperature": ser_card["temperature"], "kept": "no --speech predictions given"}
+    for name, records, card, truth in streams:
         raw = canonical_probabilities(records, card, 1.0)
         t = fit_temperature(records, card, truth)
         calibrated = canonical_probabilities(records, card, t)
@@ -139,6 +146,21 @@ def main():
                                 "nll_clip_temperature": nll(canonical_probabilities(clips, fer_card, t), clip_truth)}
         temperatures["face"] = t
 
+    wa, wv = 1.0, 1.0
+    if speech:
+        report["pairs"] = pair_check(speech, speech_truth, faces, face_truth, ser_card, fer_card, temperatures, args)
+    clips_check(args, ser_card, fer_card, temperatures, wa, wv, report)
+    for card, name, weight in ((ser_card, "ser.json", wa), (fer_card, "fer.json", wv)):
+        card["temperature"] = round(temperatures["speech" if name == "ser.json" else "face"], 4)
+        card["fusion_weight"] = weight
+        (models / name).write_text(json.dumps(card, indent=2) + "\n")
+    Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+def pair_check(speech, speech_truth, faces, face_truth, ser_card, fer_card, temperatures, args) -> dict:
+    """Synthetic audio-visual pairs: each speech take with face images of its class; fused figures (weights 1, 1)."""
     pa_all = canonical_probabilities(speech, ser_card, temperatures["speech"])
     pv_all = canonical_probabilities(faces, fer_card, temperatures["face"])
     rng = np.random.default_rng(args.seed)
@@ -164,7 +186,7 @@ def main():
     fused = fuse(pa, pv, wa, wv)
     strong = strong_disagreement(pa, pv)
     correct = fused.argmax(1) == truth
-    report["pairs"] = {
+    return {
         "n": int(len(truth)), "audio_weight": wa, "video_weight": wv, "nll": nll(fused, truth),
         "weights_fitted_on_pairs": fitted,
         "accuracy_audio": float((pa.argmax(1) == truth).mean()), "accuracy_video": float((pv.argmax(1) == truth).mean()),
@@ -174,6 +196,10 @@ def main():
         "accuracy_fused_otherwise": float(correct[~strong].mean()),
         "ece_fused": expected_calibration_error(fused, truth),
     }
+
+
+def clips_check(args, ser_card, fer_card, temperatures, wa, wv, report):
+    """Each stream alone and fused on the real clips (`--face-clips` and `--speech-clips`)."""
     if args.face_clips and args.speech_clips:
         faces_by_path = {r["path"].split("/")[-1]: r for r in read(args.face_clips)}
         voices = [r for r in read(args.speech_clips) if r["path"].split("/")[-1] in faces_by_path]
@@ -187,13 +213,6 @@ def main():
                            "accuracy_fused": float((cf.argmax(1) == truth_c).mean()),
                            "strong_disagreements": int(strong_c.sum()),
                            "strong_disagreements_fused_right": int((cf.argmax(1) == truth_c)[strong_c].sum())}
-    for card, name, weight in ((ser_card, "ser.json", wa), (fer_card, "fer.json", wv)):
-        card["temperature"] = round(temperatures["speech" if name == "ser.json" else "face"], 4)
-        card["fusion_weight"] = weight
-        (models / name).write_text(json.dumps(card, indent=2) + "\n")
-    Path(args.report).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

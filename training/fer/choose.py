@@ -1,0 +1,106 @@
+"""Chooses the epoch and head blend of a two-head run on what is served: video clips first, then CK+ subjects.
+
+    python training/fer/choose.py --run-dir training/fer/runs/posed [--min-ferplus 0.80]
+
+For every `epoch-N.pt` and every blend of the heads (train.BLENDS) it prints PublicTest on both label sets,
+CK+ held-out subjects and the clips (`clips.py` crops) by each frame aggregation (the Swift `FrameAggregation`
+rules, mirrored here: mean logits, baseline departure, peak departure). The choice: among the candidates whose
+PublicTest FER+ majority accuracy is at least `--min-ferplus`, the best clip accuracy (by the better of the
+aggregations), then CK+, then FER2013's original labels. Writes `choice.json` in the run folder.
+
+With `--ckplus-heldout-dir DIR` it only links the held-out CK+ subjects' images into DIR (one folder per class),
+for `er-video-worker evaluate-faces DIR`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import LABELS, FaceNet, predict_logits  # noqa: E402
+from train import ckplus_fold, load_clips  # noqa: E402
+
+NEUTRAL = LABELS.index("neutral")
+DEPARTURE_FLOOR = 0.05  # FrameAggregation.departureFloor
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def departures(logits: np.ndarray) -> np.ndarray:
+    """FrameAggregation.departures: total variation from the mean probabilities of the most neutral third."""
+    p = softmax(logits)
+    rest = p[np.argsort(-p[:, NEUTRAL], kind="stable")[: max(1, (len(p) + 2) // 3)]]
+    return 0.5 * np.abs(p - rest.mean(0)).sum(1)
+
+
+def aggregate(logits: np.ndarray, method: str) -> np.ndarray:
+    if method == "mean_logits":
+        return logits.mean(0)
+    d = departures(logits)
+    if method == "baseline_departure":
+        w = d + DEPARTURE_FLOOR
+        return (logits * w[:, None]).sum(0) / w.sum()
+    top = np.argsort(-d, kind="stable")[: max(1, (len(logits) + 2) // 3)]
+    return logits[top].mean(0)
+
+
+METHODS = ("mean_logits", "baseline_departure", "peak_departure")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run-dir", default="training/fer/runs/posed")
+    ap.add_argument("--clips", default="training/fer/cache/clips.npz")
+    ap.add_argument("--min-ferplus", type=float, default=0.80)
+    ap.add_argument("--ckplus-heldout-dir", help="link the held-out CK+ subjects here and stop")
+    ap.add_argument("--ckplus", default="../shared/data/ckplus48")
+    ap.add_argument("--ckplus-fold", type=int, default=0)
+    args = ap.parse_args()
+    if args.ckplus_heldout_dir:
+        paths = sorted(Path(args.ckplus).glob("*/*.png"))
+        subjects = np.array([int(p.name.split("_")[0][1:]) for p in paths])
+        for path, held in zip(paths, ckplus_fold(subjects, args.ckplus_fold)):
+            if held:
+                target = Path(args.ckplus_heldout_dir) / path.parent.name / path.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.unlink(missing_ok=True)
+                target.symlink_to(path.resolve())
+        return
+    torch.set_num_threads(2)
+    clips = load_clips(args.clips)
+    rows = []
+    for path in sorted(Path(args.run_dir).glob("epoch-*.pt"), key=lambda p: int(p.stem.split("-")[1])):
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        net = FaceNet(tuple(state["widths"]), heads=2)
+        net.load_state_dict(state["model"])
+        frame_logits = predict_logits(net, clips["crops"], flip=False)
+        for blend, figures in state["blends"].items():
+            w = float(blend)
+            mix = w * frame_logits[:, 0] + (1 - w) * frame_logits[:, 1]
+            by_method = {}
+            for method in METHODS:
+                right = [aggregate(mix[clips["clip"] == i], method).argmax() == label
+                         for i, label in enumerate(clips["labels"])]
+                by_method[method] = float(np.mean(right))
+            rows.append({"checkpoint": str(path), "epoch": state["epoch"], "blend": w, **figures, "clips_by_method": by_method})
+    print(f"{'epoch':>5} {'blend':>5} {'FER+':>6} {'FER13':>6} {'CK+':>6} " + " ".join(f"{m:>18}" for m in METHODS))
+    for r in rows:
+        print(f"{r['epoch']:>5} {r['blend']:>5} {r['public_ferplus']:.4f} {r['public_fer2013']:.4f} {r['ckplus_heldout']:.4f} "
+              + " ".join(f"{r['clips_by_method'][m]:>18.3f}" for m in METHODS))
+    eligible = [r for r in rows if r["public_ferplus"] >= args.min_ferplus] or rows
+    best = max(eligible, key=lambda r: (max(r["clips_by_method"].values()), r["ckplus_heldout"], r["public_fer2013"]))
+    best["aggregation"] = max(METHODS, key=lambda m: (best["clips_by_method"][m], -METHODS.index(m)))
+    (Path(args.run_dir) / "choice.json").write_text(json.dumps({"choice": best, "candidates": rows}, indent=2))
+    print("chosen:", json.dumps(best))
+
+
+if __name__ == "__main__":
+    main()

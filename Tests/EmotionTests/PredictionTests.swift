@@ -41,10 +41,10 @@ let canonicalMapping = Dictionary(uniqueKeysWithValues: EmotionLabel.allCases.ma
 
     @Test func departureAggregationsFindTheExpressionBetweenNeutralFrames() throws {
         func frame(_ logits: [Float]) -> FrameEvidence { FrameEvidence(logits: logits, detectionScore: 0.9, faceSize: 100) }
-        // A posed take: [surprise, neutral] logits; eight mostly neutral frames around three surprised ones.
-        let resting = (0..<8).map { _ in frame([0, 3]) }
+        // A posed take: [surprise, neutral] logits; six neutral frames around three surprised ones.
+        let resting = (0..<6).map { _ in frame([0, 3]) }
         let expression = (0..<3).map { _ in frame([2.5, 0]) }
-        let take = Array(resting.prefix(4)) + expression + Array(resting.suffix(4))
+        let take = Array(resting.prefix(3)) + expression + Array(resting.suffix(3))
         let mean = try #require(FrameAggregation.meanLogits.clipLogits(take, neutral: 1))
         #expect(mean[0] < mean[1])  // the mean of logits says neutral
         let weighted = try #require(FrameAggregation.baselineDeparture.clipLogits(take, neutral: 1))
@@ -101,6 +101,18 @@ let canonicalMapping = Dictionary(uniqueKeysWithValues: EmotionLabel.allCases.ma
         #expect(fused.label == .angry)
         let flipped = LateFusion(audioWeight: 0.4, videoWeight: 0.6)
         #expect(flipped.fuse(audio: prediction(peak: .angry), video: prediction(peak: .happy))?.label == .happy)
+    }
+
+    @Test func anUnsureFaceLeavesTheVoiceToDecide() throws {
+        // The shipped weights (1, 1): a calibrated face that leans a little to neutral does not outvote a sure voice,
+        // a sure face and an unsure voice go the face's way, and without a voice the face answers.
+        let product = LateFusion(audioWeight: 1, videoWeight: 1)
+        let voice = prediction(peak: .sad, strength: 2.5)
+        let unsureFace = prediction(peak: .neutral, strength: 0.8)
+        #expect(try #require(product.fuse(audio: voice, video: unsureFace)).label == .sad)
+        #expect(try #require(product.fuse(audio: prediction(peak: .sad, strength: 0.5), video: prediction(peak: .surprise, strength: 3))).label == .surprise)
+        let faceAlone = try #require(product.fuse(audio: nil, video: unsureFace))
+        #expect(faceAlone.label == .neutral && faceAlone.basis == .videoOnly)
     }
 
     @Test func aZeroProbabilityDoesNotVetoTheOtherStream() throws {

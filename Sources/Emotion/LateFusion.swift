@@ -37,7 +37,9 @@ public struct FusedPrediction: Sendable, Equatable, Codable {
 /// log-probabilities), renormalised. Each stream is calibrated in its serving domain and the weights come from the
 /// model cards (`training/fusion/fit.py`, `Models/FUSION.md`); they are not normalised, so they also set how sharp
 /// the fused distribution is (weights 1 and 1: the product of the calibrated posteriors).
-/// With one stream missing it answers from the other and says so.
+/// With one stream missing it answers from the other and says so; a face stream less sure of itself than
+/// `minimumFaceConfidence` leaves the voice to decide (the fused probabilities are the voice's; basis `both`, since both
+/// streams answered, and the disagreement measured as usual).
 public struct LateFusion: Sendable, Equatable {
     /// Weight of the speech stream (from its model card).
     public var audioWeight: Double
@@ -56,6 +58,10 @@ public struct LateFusion: Sendable, Equatable {
     /// pairs (`Models/FUSION.md`) 7 % of pairs, where the two streams tell different stories and the fused label
     /// rests on the more confident one.
     public static let strongDisagreement: Float = 0.5
+    /// Calibrated top probability below which the face stream does not vote when there is a voice: on faces of
+    /// people it has not seen, the face model's unsure answers are mostly `neutral` read off a posed expression
+    /// (`Models/FUSION.md`), and weighed like a voice they pull a right voice down.
+    public static let minimumFaceConfidence: Float = 0.6
 
     /// Fuses whatever streams are present; `nil` when neither is.
     public func fuse(audio: StreamPrediction?, video: StreamPrediction?) -> FusedPrediction? {
@@ -67,15 +73,18 @@ public struct LateFusion: Sendable, Equatable {
         case (nil, let video?):
             return FusedPrediction(probabilities: video.probabilities, basis: .videoOnly)
         case (let audio?, let video?):
+            let overlap = zip(audio.probabilities, video.probabilities).map { (Double($0) * Double($1)).squareRoot() }.reduce(0, +)
+            let disagreement = Float(max(0, 1 - overlap))
+            guard video.confidence >= Self.minimumFaceConfidence else {
+                return FusedPrediction(probabilities: audio.probabilities, basis: .both, disagreement: disagreement)
+            }
             let scores = zip(audio.probabilities, video.probabilities).map { a, v in
                 audioWeight * log(max(Double(a), Self.floor)) + videoWeight * log(max(Double(v), Self.floor))
             }
             let peak = scores.max() ?? 0
             let exponentials = scores.map { exp($0 - peak) }
             let sum = exponentials.reduce(0, +)
-            let overlap = zip(audio.probabilities, video.probabilities).map { (Double($0) * Double($1)).squareRoot() }.reduce(0, +)
-            return FusedPrediction(probabilities: exponentials.map { Float($0 / sum) }, basis: .both,
-                                   disagreement: Float(max(0, 1 - overlap)))
+            return FusedPrediction(probabilities: exponentials.map { Float($0 / sum) }, basis: .both, disagreement: disagreement)
         }
     }
 }

@@ -104,12 +104,14 @@ let canonicalMapping = Dictionary(uniqueKeysWithValues: EmotionLabel.allCases.ma
     }
 
     @Test func anUnsureFaceLeavesTheVoiceToDecide() throws {
-        // The shipped weights (1, 1): a calibrated face that leans a little to neutral does not outvote a sure voice,
-        // a sure face and an unsure voice go the face's way, and without a voice the face answers.
+        // A face less sure than LateFusion.minimumFaceConfidence leaves the voice to decide; a sure face and an
+        // unsure voice go the face's way (weights 1, 1); without a voice the face answers, sure or not.
         let product = LateFusion(audioWeight: 1, videoWeight: 1)
         let voice = prediction(peak: .sad, strength: 2.5)
         let unsureFace = prediction(peak: .neutral, strength: 0.8)
-        #expect(try #require(product.fuse(audio: voice, video: unsureFace)).label == .sad)
+        let gated = try #require(product.fuse(audio: voice, video: unsureFace))
+        #expect(gated.label == .sad && gated.basis == .both && gated.probabilities == voice.probabilities)
+        #expect(gated.disagreement != nil)
         #expect(try #require(product.fuse(audio: prediction(peak: .sad, strength: 0.5), video: prediction(peak: .surprise, strength: 3))).label == .surprise)
         let faceAlone = try #require(product.fuse(audio: nil, video: unsureFace))
         #expect(faceAlone.label == .neutral && faceAlone.basis == .videoOnly)

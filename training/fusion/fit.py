@@ -39,6 +39,7 @@ import numpy as np
 
 CANONICAL = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 STRONG_DISAGREEMENT = 0.5
+MIN_FACE_CONFIDENCE = 0.6  # LateFusion.minimumFaceConfidence: a less sure face leaves the voice to decide
 FLOOR = 1e-6
 
 
@@ -76,11 +77,14 @@ def fit_temperature(records, card, truth) -> float:
     return float(np.exp((lo + hi) / 2))
 
 
-def fuse(pa: np.ndarray, pv: np.ndarray, wa: float, wv: float) -> np.ndarray:
+def fuse(pa: np.ndarray, pv: np.ndarray, wa: float, wv: float, gate: bool = True) -> np.ndarray:
+    """`LateFusion.fuse`: the weighted geometric mean; with `gate`, rows whose face is less sure than
+    MIN_FACE_CONFIDENCE keep the voice's probabilities."""
     scores = wa * np.log(np.maximum(pa, FLOOR)) + wv * np.log(np.maximum(pv, FLOOR))
     scores -= scores.max(1, keepdims=True)
     p = np.exp(scores)
-    return p / p.sum(1, keepdims=True)
+    p /= p.sum(1, keepdims=True)
+    return np.where((pv.max(1) < MIN_FACE_CONFIDENCE)[:, None], pa, p) if gate else p
 
 
 def strong_disagreement(pa: np.ndarray, pv: np.ndarray) -> np.ndarray:
@@ -207,10 +211,13 @@ def clips_check(args, ser_card, fer_card, temperatures, wa, wv, report):
         ca = canonical_probabilities(voices, ser_card, temperatures["speech"])
         cv = canonical_probabilities([faces_by_path[r["path"].split("/")[-1]] for r in voices], fer_card, temperatures["face"])
         cf = fuse(ca, cv, wa, wv)
+        ungated = fuse(ca, cv, wa, wv, gate=False)
         strong_c = strong_disagreement(ca, cv)
         report["clips"] = {"n": len(voices), "accuracy_audio": float((ca.argmax(1) == truth_c).mean()),
                            "accuracy_video": float((cv.argmax(1) == truth_c).mean()),
                            "accuracy_fused": float((cf.argmax(1) == truth_c).mean()),
+                           "accuracy_fused_without_face_gate": float((ungated.argmax(1) == truth_c).mean()),
+                           "face_below_gate": int((cv.max(1) < MIN_FACE_CONFIDENCE).sum()),
                            "strong_disagreements": int(strong_c.sum()),
                            "strong_disagreements_fused_right": int((cf.argmax(1) == truth_c)[strong_c].sum())}
 

@@ -2,7 +2,7 @@
 
     python training/fer/clips.py --clips ../shared/data/ravdess/av --out training/fer/cache/clips.npz
 
-Frames are sampled at 5 per second (the worker's default), searched whole with the longer side at 640 (then 1280
+Frames are sampled at `--fps` per second (default 5, the worker's), searched whole with the longer side at 640 (then 1280
 when nothing is found), and the largest face is aligned (`faces.align`). The Swift worker also searches around the
 last face and follows tracks; on one-person clips both keep the same face, so these crops stand for the served ones
 (`er-video-worker evaluate` gives the figures that the model card quotes).
@@ -25,10 +25,9 @@ from common import LABELS  # noqa: E402
 
 # RAVDESS emotion codes (third field of the name) to canonical labels; calm counts as neutral.
 RAVDESS = {1: "neutral", 2: "neutral", 3: "happy", 4: "sad", 5: "angry", 6: "fear", 7: "disgust", 8: "surprise"}
-FRAMES_PER_SECOND = 5.0
 
 
-def clip_crops(path: Path, detector: faces.YuNet):
+def clip_crops(path: Path, detector: faces.YuNet, rate: float = 5.0):
     capture = cv2.VideoCapture(str(path))
     fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
     crops, times, index, last_slot = [], [], 0, -1
@@ -38,7 +37,7 @@ def clip_crops(path: Path, detector: faces.YuNet):
             break
         t = index / fps
         index += 1
-        slot = int(t * FRAMES_PER_SECOND)
+        slot = int(t * rate)
         if slot == last_slot:
             continue
         last_slot = slot
@@ -61,13 +60,14 @@ def main():
     ap.add_argument("--clips", default="../shared/data/ravdess/av")
     ap.add_argument("--detector", default="Models/face_detection_yunet_2023mar.onnx")
     ap.add_argument("--out", default="training/fer/cache/clips.npz")
+    ap.add_argument("--fps", type=float, default=5.0, help="frames sampled per second (the worker's default: 5)")
     args = ap.parse_args()
     cv2.setNumThreads(1)
     detector = faces.YuNet(args.detector)
     paths = sorted(p for p in Path(args.clips).rglob("*.mp4") if len(p.stem.split("-")) == 7)
     crops, clip, times, labels = [], [], [], []
     for i, path in enumerate(paths):
-        c, t = clip_crops(path, detector)
+        c, t = clip_crops(path, detector, args.fps)
         crops += c
         times += t
         clip += [i] * len(c)

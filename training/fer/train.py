@@ -251,9 +251,7 @@ def main():
     model = FaceNet(widths, dropout=args.dropout, heads=args.heads)
     if args.heads == 1:  # FER+ votes only
         keep = np.nonzero(train["majority"] >= 0)[0]
-        images, marks = train["images"], train["marks"]
-        perceived, intended = train["dist"], None
-        has_perceived = np.ones(len(images), bool)
+        images, marks, perceived = train["images"], train["marks"], train["dist"]
     else:  # FER2013 images FER+ counts as faces (a row, not mostly not-a-face votes), and CK+ training subjects
         votes = np.load(args.cache)["train_votes"]
         is_face = (votes.sum(1) > 0) & (votes[:, 9] < 5)

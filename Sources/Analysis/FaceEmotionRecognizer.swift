@@ -49,7 +49,9 @@ public final class FaceEmotionRecognizer {
               alignment.size > 0 else {
             throw AnalysisError(.invalidModelCard, reason: "\(card.name): a face card needs an alignment with a size and five template points")
         }
-        mapping = try card.canonicalMapping()
+        let mapping = try card.canonicalMapping()
+        self.mapping = mapping
+        neutralIndex = card.labels.firstIndex { mapping[$0] == .neutral }
         aligner = FaceAligner(size: alignment.size, template: alignment.template.map { Point(x: $0[0], y: $0[1]) })
         scale = Float(try card.parameter("scale"))
         offset = Float(try card.parameter("offset"))
@@ -60,7 +62,7 @@ public final class FaceEmotionRecognizer {
     }
 
     /// Index of the output that maps to `neutral`, the baseline of the departure aggregations.
-    public var neutralIndex: Int? { card.labels.firstIndex { mapping[$0] == .neutral } }
+    public let neutralIndex: Int?
 
     /// The model's logits for one aligned crop (`aligner.size` square).
     public func logits(forAligned crop: GrayImage) throws -> [Float] {

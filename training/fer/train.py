@@ -95,9 +95,8 @@ def init_from(model: FaceNet, path: str, images: np.ndarray):
         graph = onnx.load(path).graph
         weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
         convs = [n for n in graph.node if n.op_type == "Conv"]
-        pairs = [(m, b) for m, b in zip(
-            [m for m in model.features.modules() if isinstance(m, torch.nn.Conv2d)],
-            [m for m in model.features.modules() if isinstance(m, torch.nn.BatchNorm2d)])]
+        pairs = list(zip([m for m in model.features.modules() if isinstance(m, torch.nn.Conv2d)],
+                         [m for m in model.features.modules() if isinstance(m, torch.nn.BatchNorm2d)]))
         assert len(pairs) == len(convs), "the ONNX graph does not have this architecture"
         for (conv, bn), node in zip(pairs, convs):
             conv.weight.data.copy_(weights[node.input[1]])

@@ -39,8 +39,9 @@ public final class FaceEmotionRecognizer {
     private let scale: Float
     private let offset: Float
 
-    /// Loads the card (`fer.json` by default), its model and the face detector named by the card.
-    public init(modelsDirectory directory: URL, cardFile: String = "fer.json", search: FaceSearch = .init()) throws {
+    /// Loads the card (`fer.json` by default), its model and the face detector named by the card; `head` picks one
+    /// of a multi-head model's heads (default: the card's served head).
+    public init(modelsDirectory directory: URL, cardFile: String = "fer.json", search: FaceSearch = .init(), head: String? = nil) throws {
         card = try ModelCard.load(cardFile, in: directory)
         guard card.task == .face else {
             throw AnalysisError(.invalidModelCard, reason: "\(cardFile) describes a \(card.task.rawValue) model, not a face model")
@@ -49,6 +50,8 @@ public final class FaceEmotionRecognizer {
               alignment.size > 0 else {
             throw AnalysisError(.invalidModelCard, reason: "\(card.name): a face card needs an alignment with a size and five template points")
         }
+        headOffset = try card.headOffset(head)
+        self.head = head ?? card.servedHead ?? card.heads?.first
         let mapping = try card.canonicalMapping()
         self.mapping = mapping
         neutralIndex = card.labels.firstIndex { mapping[$0] == .neutral }
@@ -63,18 +66,26 @@ public final class FaceEmotionRecognizer {
 
     /// Index of the output that maps to `neutral`, the baseline of the departure aggregations.
     public let neutralIndex: Int?
+    /// The head whose logits this recognizer gives (`nil` for a one-head model).
+    public let head: String?
+    private let headOffset: Int
 
-    /// The model's logits for one aligned crop (`aligner.size` square).
-    public func logits(forAligned crop: GrayImage) throws -> [Float] {
+    /// The model's whole output for one aligned crop (`aligner.size` square): every head's logits in card order.
+    public func outputs(forAligned crop: GrayImage) throws -> [Float] {
         guard crop.width == aligner.size, crop.height == aligner.size else {
             throw AnalysisError(.emptyInput, reason: "an aligned crop is \(aligner.size)x\(aligner.size), not \(crop.width)x\(crop.height)")
         }
         let input = crop.pixels.map { Float($0) * scale + offset }
         let output = try network.forward(input, shape: [1, 1, aligner.size, aligner.size])
-        guard output.count == card.labels.count else {
-            throw AnalysisError(.unexpectedOutput, reason: "\(card.name) gave \(output.count) outputs for \(card.labels.count) labels")
+        guard output.count == card.outputCount else {
+            throw AnalysisError(.unexpectedOutput, reason: "\(card.name) gave \(output.count) outputs, its card describes \(card.outputCount)")
         }
         return output
+    }
+
+    /// The logits of this recognizer's head for one aligned crop.
+    public func logits(forAligned crop: GrayImage) throws -> [Float] {
+        Array(try outputs(forAligned: crop)[headOffset..<headOffset + card.labels.count])
     }
 
     /// A prediction from clip (or image) logits, calibrated by the card's temperature.

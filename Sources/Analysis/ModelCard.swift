@@ -31,6 +31,13 @@ public struct ModelCard: Sendable, Codable, Equatable {
     public var alignment: Alignment?
     /// Face models: how frame outputs become clip logits.
     public var aggregation: FrameAggregation?
+    /// Models with several output heads: their names in output order, each giving `labels.count` logits
+    /// (absent: one head).
+    public var heads: [String]?
+    /// The head served for clips and face images, and calibrated by `temperature` (one of `heads`).
+    public var servedHead: String?
+    /// The head trained on crowd votes (FER+), the one `evaluate-faces --ferplus-votes` scores by default.
+    public var voteHead: String?
 
     /// The aligned face crop: the five landmarks (right eye, left eye, nose tip, right and left mouth corner)
     /// go to `template` in a `size` x `size` crop.
@@ -43,7 +50,7 @@ public struct ModelCard: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case schema, name, task, onnx, sha256, labels, canonical, input, fusionWeight = "fusion_weight"
-        case temperature, alignment, aggregation
+        case temperature, alignment, aggregation, heads, servedHead = "served_head", voteHead = "vote_head"
     }
 
     /// A short identifier for result rows: the name and the first 12 hex digits of the hash.
@@ -64,6 +71,24 @@ public struct ModelCard: Sendable, Codable, Equatable {
     /// A prediction from this model's logits, calibrated by the card's temperature.
     public func prediction(logits: [Float], mapping: [String: EmotionLabel]) -> StreamPrediction {
         StreamPrediction(labels: labels, logits: logits, mapping: mapping, temperature: temperature ?? 1)
+    }
+
+    /// The model's output count: `labels.count` logits per head.
+    public var outputCount: Int { labels.count * max(heads?.count ?? 1, 1) }
+
+    /// Where the logits of head `name` start in the model's output (`nil`: the served head, or the only one).
+    public func headOffset(_ name: String?) throws(AnalysisError) -> Int {
+        guard let heads, !heads.isEmpty else {
+            guard name == nil else {
+                throw AnalysisError(.invalidModelCard, reason: "\(self.name) has one head; there is no head '\(name ?? "")'")
+            }
+            return 0
+        }
+        guard let wanted = name ?? servedHead ?? heads.first, let index = heads.firstIndex(of: wanted) else {
+            let asked = name ?? servedHead ?? ""
+            throw AnalysisError(.invalidModelCard, reason: "\(self.name) has no head '\(asked)' (heads: \(heads.joined(separator: ", ")))")
+        }
+        return index * labels.count
     }
 
     /// A required numeric input parameter.

@@ -17,8 +17,11 @@ extension VideoWorker {
         @OptionGroup var models: ModelOptions
         @OptionGroup var sampling: SamplingOptions
 
+        @Option(help: "The model head to score (default: the card's served head).")
+        var head: String?
+
         func run() async throws {
-            let recognizer = try FaceEmotionRecognizer(modelsDirectory: try models.resolve())
+            let recognizer = try FaceEmotionRecognizer(modelsDirectory: try models.resolve(), head: head)
             let evaluationProtocol = options.evaluationProtocol
             let files = LabelledFiles.ravdess(under: options.folder, extensions: MediaExtensions.video)
             guard !files.isEmpty else { throw ValidationError("no RAVDESS-named video files under \(options.directory)") }
@@ -48,7 +51,8 @@ extension VideoWorker {
             var report = evaluation.report
             report.detection = detection
             report.aggregations = Dictionary(uniqueKeysWithValues: byAggregation.map { ($0.key.rawValue, $0.value.report.accuracy) })
-            options.print(report, model: recognizer.card.identifier + " (frames: \(recognizer.aggregation.rawValue))")
+            options.print(report, model: recognizer.card.identifier + (recognizer.head.map { " head \($0)," } ?? "")
+                          + " (frames: \(recognizer.aggregation.rawValue))")
         }
     }
 
@@ -65,6 +69,9 @@ extension VideoWorker {
         @Option(help: "Score against the FER+ majority vote from this votes file (`ferplus_votes.csv`: split, path relative to the folder's parent, then the vote counts) instead of the folder's label; images without a usable majority are skipped.")
         var ferplusVotes: String?
 
+        @Option(help: "The model head to score (default: the card's vote head with --ferplus-votes, which predicts crowd votes, else its served head).")
+        var head: String?
+
         @Flag(help: "Print the report as JSON.")
         var json = false
 
@@ -74,7 +81,9 @@ extension VideoWorker {
         @OptionGroup var models: ModelOptions
 
         func run() async throws {
-            let recognizer = try FaceEmotionRecognizer(modelsDirectory: try models.resolve())
+            let modelsDirectory = try models.resolve()
+            let card = try ModelCard.load("fer.json", in: modelsDirectory)
+            let recognizer = try FaceEmotionRecognizer(modelsDirectory: modelsDirectory, head: head ?? (ferplusVotes == nil ? nil : card.voteHead))
             let folder = URL(fileURLWithPath: directory)
             let images = LabelledFiles.faceImages(under: folder)
             guard !images.isEmpty else { throw ValidationError("no class folders with images under \(directory)") }
@@ -100,7 +109,7 @@ extension VideoWorker {
             let report = evaluation.report
             let labels = majority == nil ? "folder labels" : "FER+ majority"
             print(json ? ReportPrinter.jsonLine(report)
-                  : ReportPrinter.text(report, title: "\(recognizer.card.identifier) on \(directory) (\(labels))"))
+                  : ReportPrinter.text(report, title: "\(recognizer.card.identifier)\(recognizer.head.map { " head \($0)" } ?? "") on \(directory) (\(labels))"))
         }
     }
 }

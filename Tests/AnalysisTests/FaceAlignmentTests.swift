@@ -91,7 +91,7 @@ struct FaceAlignmentTests {
             let face = try #require(try detector.faces(in: frame, searchSize: searchSize).max { $0.area < $1.area })
             let aligned = try recognizer.aligner.crop(frame, landmarks: face.landmarks)
             expectSameCrop(aligned, crop, item.image)
-            let difference = zip(try recognizer.logits(forAligned: aligned), logits).map { abs($0 - $1) }.max() ?? .infinity
+            let difference = zip(try recognizer.outputs(forAligned: aligned), logits).map { abs($0 - $1) }.max() ?? .infinity
             #expect(difference < Self.logitTolerance, "\(item.image): logits differ by \(difference)")
             compared += 1
         }
@@ -106,7 +106,7 @@ struct FaceAlignmentTests {
             let crop = try #require(item.crop)
             let logits = try #require(item.logits)
             expectSameCrop(aligned, crop, item.image)
-            let difference = zip(try recognizer.logits(forAligned: aligned), logits).map { abs($0 - $1) }.max() ?? .infinity
+            let difference = zip(try recognizer.outputs(forAligned: aligned), logits).map { abs($0 - $1) }.max() ?? .infinity
             #expect(difference < Self.logitTolerance, "\(item.image): logits differ by \(difference)")
         }
     }

@@ -1,14 +1,15 @@
-"""Chooses the epoch and head blend of a two-head run on what is served: video clips first, then CK+ subjects.
+"""Chooses the epoch and served head of a two-head run on what is served: video clips first, then CK+ subjects.
 
     python training/fer/choose.py --run-dir training/fer/runs/posed [--min-ferplus 0.80]
 
 For every `epoch-N.pt` and every blend of the heads (train.BLENDS) it prints PublicTest on both label sets (as
 exported: one pass, no mirror averaging), CK+ held-out subjects and the clips (`clips.py` crops) by each frame
 aggregation (the Swift `FrameAggregation` rules, mirrored here: mean logits, baseline departure, peak departure).
-The choice: among the candidates whose PublicTest FER+ majority accuracy is at least `--min-ferplus`, those within
-`--clip-tolerance` clips of the best clip accuracy (by the better of the aggregations; one clip of one actor is
-noise), then the best CK+ held-out accuracy, then FER2013's original labels; the simplest aggregation among the
-best on the clips. Writes `choice.json` in the run folder.
+The exported model keeps the perceived head as its vote head and serves a blend (`export.py`), so the choice is an
+epoch and a served blend: among the epochs whose perceived head (blend 1) keeps PublicTest's FER+ majority accuracy
+at `--min-ferplus` or more, the blends within `--clip-tolerance` clips of the best clip accuracy (by the better of
+the aggregations; one clip of one actor is noise), then the best CK+ held-out accuracy, then FER2013's original
+labels; the simplest aggregation among the best on the clips. Writes `choice.json` in the run folder.
 
 With `--ckplus-heldout-dir DIR` it only links the held-out CK+ subjects' images into DIR (one folder per class),
 for `er-video-worker evaluate-faces DIR`.
@@ -106,7 +107,8 @@ def main():
     for r in rows:
         print(f"{r['epoch']:>5} {r['blend']:>5} {r['public_ferplus']:.4f} {r['public_fer2013']:.4f} {r['ckplus_heldout']:.4f} "
               + " ".join(f"{r['clips_by_method'][m]:>18.3f}" for m in METHODS))
-    eligible = [r for r in rows if r["public_ferplus"] >= args.min_ferplus] or rows
+    voting = {r["epoch"] for r in rows if r["blend"] == 1.0 and r["public_ferplus"] >= args.min_ferplus}
+    eligible = [r for r in rows if r["epoch"] in voting] or rows
     top = max(max(r["clips_by_method"].values()) for r in eligible)
     near = [r for r in eligible if max(r["clips_by_method"].values()) >= top - args.clip_tolerance / len(clips["labels"]) - 1e-9]
     best = max(near, key=lambda r: (r["ckplus_heldout"], r["public_fer2013"]))

@@ -50,7 +50,8 @@ class FaceNet(nn.Module):
     """Small ResNet for 48x48 gray faces: stem at 48, then a strided conv and a basic block at 24, 12 and 6.
 
     With `heads` > 1 the last layer gives `heads` sets of logits, [N, heads, classes] (for training on several
-    label sets at once); `blended_head` folds them into one linear head for export.
+    label sets at once); `blended_head` folds them into one linear head, `stacked_heads` into one layer giving
+    several (blended) heads side by side, for export.
     """
 
     def __init__(self, widths=(32, 48, 96, 192), num_classes: int = 7, dropout: float = 0.3, heads: int = 1):
@@ -72,13 +73,18 @@ class FaceNet(nn.Module):
 
     def blended_head(self, weights) -> "FaceNet":
         """A one-head copy whose logits are `sum_k weights[k] * logits_k` (a weighted sum of linear heads is linear)."""
-        single = FaceNet(self.widths(), self.num_classes, self.dropout.p, heads=1)
+        return self.stacked_heads([weights])
+
+    def stacked_heads(self, rows) -> "FaceNet":
+        """A copy with one linear layer giving `len(rows)` blocks of logits side by side, [N, len(rows) * classes]:
+        block r is `sum_k rows[r][k] * logits_k` (export of several heads, each possibly a blend, as one output)."""
+        single = FaceNet(self.widths(), self.num_classes * len(rows), self.dropout.p, heads=1)
         single.load_state_dict({k: v for k, v in self.state_dict().items() if not k.startswith("head.")}, strict=False)
-        w = torch.as_tensor(weights, dtype=torch.float32).view(self.heads, 1, 1)
         weight = self.head.weight.data.view(self.heads, self.num_classes, -1)
-        bias = self.head.bias.data.view(self.heads, self.num_classes, 1)
-        single.head.weight.data.copy_((w * weight).sum(0))
-        single.head.bias.data.copy_((w * bias).sum(0)[:, 0])
+        bias = self.head.bias.data.view(self.heads, self.num_classes)
+        w = torch.as_tensor(rows, dtype=torch.float32)  # [blocks, heads]
+        single.head.weight.data.copy_(torch.einsum("rh,hcf->rcf", w, weight).reshape(-1, weight.shape[-1]))
+        single.head.bias.data.copy_(torch.einsum("rh,hc->rc", w, bias).reshape(-1))
         return single
 
     def widths(self) -> tuple[int, ...]:

@@ -3,14 +3,17 @@
     python training/fer/export.py --ckpt training/fer/runs/main/best.pt --out Models [--flip]
     python training/fer/export.py --choice training/fer/runs/posed/choice.json --out Models   # a two-head run
 
-- A two-head checkpoint is exported as one head, `blend * perceived + (1 - blend) * intended` folded into the last
-  layer (`FaceNet.blended_head`); `--choice` takes the checkpoint, blend and frame aggregation `choose.py` chose.
+- A two-head checkpoint is exported with both heads side by side in one output (`FaceNet.stacked_heads`): logits
+  0-6 the perceived head (FER+ votes; the card's `vote_head`), logits 7-13 the served head (the card's
+  `served_head`, `intended`: `blend * perceived + (1 - blend) * intended` folded into the last layer, blend 0 by
+  default); `--choice` takes the checkpoint, blend and frame aggregation `choose.py` chose.
 
-- torch.onnx.export(dynamo=False, opset 13), input [1,1,48,48] "input", output "logits" (7, LABELS order).
+- torch.onnx.export(dynamo=False, opset 13), input [1,1,48,48] "input", output "logits" (7 per head, LABELS order).
 - `--flip` bakes mirror averaging into the graph, `(net(x) + net(flip(x))) / 2`, the flip written as Transpose +
   fixed 1x1 Conv + Transpose (OpenCV 4.6 has no reliable negative-step Slice).
 - Loads the ONNX with cv2.dnn (OpenCV 4.6, as the Swift side), compares with torch on PublicTest crops, measures the
-  latency per face on one thread, and scores the ONNX on all of PublicTest: FER+ majority and FER2013 labels.
+  latency per face on one thread, and scores every head of the ONNX on all of PublicTest (FER+ majority and FER2013
+  labels) and on CK+'s held-out subjects.
 - Writes `Models/fer.json` (keeps an existing `temperature` and `fusion_weight`, which `training/fusion/fit.py` sets) and
   `training/fer/runs/export_report.json`; with --fixture, the train = serve fixture for the Swift tests.
 """
@@ -30,9 +33,10 @@ import torch.nn as nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import faces  # noqa: E402
 from common import LABELS, OFFSET, SCALE, FaceNet, metrics, normalize, predict_logits, sha256_file  # noqa: E402
-from train import aligned, ckplus_fold, load  # noqa: E402
+from train import aligned, ckplus_fold, load, load_clips  # noqa: E402
 
-NAME = "fer-resnet48-posed-v3"
+NAME = "fer-resnet48-posed-v4"
+HEADS = ("perceived", "intended")
 
 
 class FlipW(nn.Module):
@@ -99,8 +103,8 @@ def export_onnx(model: nn.Module, path: Path):
     return sorted({n.op_type for n in m.graph.node})
 
 
-def cv2_logits(net, crops: np.ndarray) -> np.ndarray:
-    out = np.empty((len(crops), len(LABELS)), np.float32)
+def cv2_logits(net, crops: np.ndarray, outputs: int = len(LABELS)) -> np.ndarray:
+    out = np.empty((len(crops), outputs), np.float32)
     for i, crop in enumerate(crops):
         net.setInput(normalize(crop)[None, None])
         out[i] = net.forward().reshape(-1)
@@ -142,7 +146,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", default="training/fer/runs/main/best.pt")
     ap.add_argument("--choice", help="choose.py's choice.json: checkpoint, blend and aggregation")
-    ap.add_argument("--blend", type=float, default=1.0, help="weight of the perceived head (two-head checkpoints)")
+    ap.add_argument("--blend", type=float, default=0.0,
+                    help="weight of the perceived head in the served head (two-head checkpoints; 0 = the intended head)")
     ap.add_argument("--aggregation", help="frame aggregation for the card (default: keep the card's)")
     ap.add_argument("--cache", default="training/fer/cache/faces.npz")
     ap.add_argument("--out", default="Models")
@@ -150,6 +155,7 @@ def main():
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--fixture", default="Tests/AnalysisTests/Fixtures/fer-serving-reference.json")
     ap.add_argument("--latency-runs", type=int, default=500)
+    ap.add_argument("--clips", default="training/fer/cache/clips.npz", help="clips.py output: the shared clips' face crops")
     args = ap.parse_args()
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
@@ -159,8 +165,9 @@ def main():
     state = torch.load(args.ckpt, map_location="cpu", weights_only=False)
     net = FaceNet(tuple(state["widths"]), heads=state.get("heads", 1))
     net.load_state_dict(state["model"])
+    heads = HEADS if net.heads == 2 else ("",)
     if net.heads == 2:
-        net = net.blended_head([args.blend, 1 - args.blend])
+        net = net.stacked_heads([[1.0, 0.0], [args.blend, 1 - args.blend]])
     net.eval()
     model = FlipAverage(net) if args.flip else net
     out = Path(args.out)
@@ -173,19 +180,25 @@ def main():
     cvnet = cv2.dnn.readNetFromONNX(str(onnx_path))
     cvnet.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
     cvnet.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
-    logits = cv2_logits(cvnet, crops)
+    outputs = len(LABELS) * len(heads)
+    logits = cv2_logits(cvnet, crops, outputs)
     reference = predict_logits(net, crops[:256], flip=args.flip)
     max_diff = float(np.abs(reference - logits[:256]).max())
     usable = public["majority"] >= 0
-    pred = logits.argmax(1)
-    ferplus = metrics(public["majority"][usable], pred[usable])
-    fer2013 = metrics(public["fer"], pred)
-    ckplus = None
+    ck = None
     if "ckplus" in data:
         held = ckplus_fold(data["ckplus"]["subject"], 0)
         ck = {k: v[held] for k, v in data["ckplus"].items()}
-        ckplus = metrics(ck["fer"], cv2_logits(cvnet, aligned(ck)).argmax(1))
-        ckplus["subjects"] = len(set(ck["subject"].tolist()))
+        ck_logits = cv2_logits(cvnet, aligned(ck), outputs)
+    figures = {}
+    for index, head in enumerate(heads):
+        block = slice(index * len(LABELS), (index + 1) * len(LABELS))
+        pred = logits[:, block].argmax(1)
+        figures[head] = {"ferplus_majority": metrics(public["majority"][usable], pred[usable]),
+                         "fer2013_labels": metrics(public["fer"], pred)}
+        if ck is not None:
+            figures[head]["ckplus_heldout"] = metrics(ck["fer"], ck_logits[:, block].argmax(1))
+            figures[head]["ckplus_heldout"]["subjects"] = len(set(ck["subject"].tolist()))
     blob = normalize(crops[0])[None, None]
     for _ in range(20):
         cvnet.setInput(blob)
@@ -195,6 +208,23 @@ def main():
         cvnet.setInput(blob)
         cvnet.forward()
     latency_ms = (time.perf_counter() - started) / args.latency_runs * 1000
+
+    clips = load_clips(args.clips)
+    clip_figures = None
+    if clips is not None:
+        from choose import METHODS, aggregate  # the Swift FrameAggregation rules, mirrored
+
+        frame_logits = cv2_logits(cvnet, clips["crops"], outputs)
+        clip_figures = {}
+        for index, head in enumerate(heads):
+            block = frame_logits[:, index * len(LABELS):(index + 1) * len(LABELS)]
+            clip_figures[head or "model"] = {
+                method: round(float(np.mean([aggregate(block[clips["clip"] == i], method).argmax() == label
+                                             for i, label in enumerate(clips["labels"])])), 4)
+                for method in METHODS}
+
+    def summary(m: dict) -> dict:
+        return {"n": m["n"], "accuracy": round(m["accuracy"], 4), "macro_f1": round(m["macro_f1"], 4)}
 
     card_path = out / "fer.json"
     previous = json.loads(card_path.read_text()) if card_path.exists() else {}
@@ -211,29 +241,40 @@ def main():
                       "template": faces.TEMPLATE.tolist()},
         "aggregation": args.aggregation or previous.get("aggregation", "mean_logits"),
         "temperature": previous.get("temperature", 1.0),
-        "validation": {
-            "split": "FER2013 PublicTest, through cv2.dnn on the aligned crops",
-            "ferplus_majority": {"n": ferplus["n"], "accuracy": round(ferplus["accuracy"], 4),
-                                 "macro_f1": round(ferplus["macro_f1"], 4)},
-            "fer2013_labels": {"n": fer2013["n"], "accuracy": round(fer2013["accuracy"], 4),
-                               "macro_f1": round(fer2013["macro_f1"], 4)},
-        },
-        **({"validation_ckplus": {"split": "CK+48, the held-out subject fold (fold 0 of 5, never trained on)",
-                                  "subjects": ckplus["subjects"], "n": ckplus["n"],
-                                  "accuracy": round(ckplus["accuracy"], 4),
-                                  "macro_f1": round(ckplus["macro_f1"], 4)}} if ckplus else {}),
         "fusion_weight": previous.get("fusion_weight", 1.0),
     }
+    if len(heads) == 2:
+        card.update({"heads": list(HEADS), "served_head": "intended", "vote_head": "perceived",
+                     "intended_blend": {"perceived": args.blend, "intended": round(1 - args.blend, 4)}})
+    card["validation"] = {
+        "split": "FER2013 PublicTest, through cv2.dnn on the aligned crops",
+        **{head or "model": {"ferplus_majority": summary(f["ferplus_majority"]),
+                             "fer2013_labels": summary(f["fer2013_labels"])} for head, f in figures.items()},
+    }
+    if ck is not None:
+        card["validation_ckplus"] = {
+            "split": "CK+48, the held-out subject fold (fold 0 of 5, never trained on)",
+            "subjects": len(set(ck["subject"].tolist())),
+            **{head or "model": summary(f["ckplus_heldout"]) for head, f in figures.items()},
+        }
+    if clip_figures is not None:
+        card["validation_clips"] = {
+            "split": "the shared RAVDESS clips (actor 1, never trained on), face crops as the video worker makes them "
+                     "(clips.py, 5 frames per second); accuracy of the clip label by frame aggregation",
+            "n": int(len(clips["labels"])), **clip_figures}
+    card["cost"] = {"ms_per_face_one_thread": round(latency_ms, 2), "multiply_adds": count_macs(net) * (2 if args.flip else 1),
+                    "parameters": sum(p.numel() for p in net.parameters()),
+                    "runtime": f"OpenCV {cv2.__version__} cv2.dnn, one thread"}
     for key in ("fusion",):
         if key in previous:
             card[key] = previous[key]
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     report = {
-        "checkpoint": args.ckpt, "epoch": state.get("epoch"), "blend": args.blend if state.get("heads", 1) == 2 else None,
+        "checkpoint": args.ckpt, "epoch": state.get("epoch"), "blend": args.blend if len(heads) == 2 else None,
         "flip_in_graph": args.flip, "onnx_ops": ops,
         "macs": count_macs(net) * (2 if args.flip else 1), "parameters": sum(p.numel() for p in net.parameters()),
         "cv2_vs_torch_max_abs_diff": max_diff, "latency_ms_one_thread": round(latency_ms, 3),
-        "ferplus_majority": ferplus, "fer2013_labels": fer2013, "ckplus_heldout": ckplus,
+        "heads": figures,
         "detector_found_share": {"train": float(data["train"]["found"].mean()), "public": float(public["found"].mean())},
     }
     Path("training/fer/runs").mkdir(parents=True, exist_ok=True)
@@ -243,8 +284,11 @@ def main():
         root = Path(args.data)
         write_fixture(Path(args.fixture), cvnet, detector, root / "ravdess/actor-frames", root / "fer2013/public_test")
     print(json.dumps({k: report[k] for k in ("epoch", "macs", "latency_ms_one_thread", "cv2_vs_torch_max_abs_diff")}))
-    print(f"PublicTest FER+ majority {ferplus['accuracy']:.4f} (n={ferplus['n']}), FER2013 labels "
-          f"{fer2013['accuracy']:.4f} (n={fer2013['n']})")
+    for head, f in figures.items():
+        print(f"{head or 'model'}: PublicTest FER+ majority {f['ferplus_majority']['accuracy']:.4f} "
+              f"(n={f['ferplus_majority']['n']}), FER2013 labels {f['fer2013_labels']['accuracy']:.4f} "
+              f"(n={f['fer2013_labels']['n']})"
+              + (f", CK+ held-out {f['ckplus_heldout']['accuracy']:.4f}" if "ckplus_heldout" in f else ""))
 
 
 if __name__ == "__main__":

@@ -28,38 +28,70 @@ extension Coordinator {
 
         func run() throws {
             let store = try connection.openStore()
-            let rows = segments ? try store.segments(batch: batch) : try store.clips(batch: batch)
-            guard let columns = rows.first?.columns else {
+            var sink: FileHandle?
+            var tableWidths: [Int]?
+            let shown = shownColumns
+            // Rows arrive a few thousand at a time from a server-side cursor and are written as they come, so
+            // memory stays the same however large the batch.
+            let write = { (rows: [Row]) throws in
+                var text = ""
+                if sink == nil {
+                    sink = try output.map { path in
+                        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                            throw ValidationError("cannot write \(path)")
+                        }
+                        return try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+                    } ?? FileHandle.standardOutput
+                    switch format {
+                    case .csv: text = rows[0].columns.map(Self.csvField).joined(separator: ",") + "\n"
+                    case .json: break
+                    case .table:
+                        // Column widths from the first rows; a longer value further down overflows its column.
+                        let cells = rows.map(tableCells)
+                        tableWidths = shown.indices.map { column in ([shown[column]] + cells.map { $0[column] }).map(\.count).max() ?? 0 }
+                        text = Self.tableLine(shown, widths: tableWidths ?? []) + "\n"
+                            + (tableWidths ?? []).map { String(repeating: "-", count: $0) }.joined(separator: "  ") + "\n"
+                    }
+                }
+                for row in rows {
+                    switch format {
+                    case .csv: text += row.values.map { Self.csvField($0 ?? "") }.joined(separator: ",")
+                    case .json: text += row.jsonObject
+                    case .table: text += Self.tableLine(tableCells(row), widths: tableWidths ?? [])
+                    }
+                    text += "\n"
+                }
+                try sink?.write(contentsOf: Data(text.utf8))
+            }
+            let count = segments ? try store.forEachSegment(batch: batch, write) : try store.forEachClip(batch: batch, write)
+            try sink?.close()
+            guard count > 0 else {
                 throw ValidationError(segments ? "no split clips in batch \(batch)" : "no clips in batch \(batch)")
             }
-            let text: String
-            switch format {
-            case .csv:
-                text = ([columns] + rows.map { $0.values.map { $0 ?? "" } })
-                    .map { $0.map(Self.csvField).joined(separator: ",") }.joined(separator: "\n") + "\n"
-            case .json:
-                text = rows.map { row in
-                    ReportPrinter.jsonLine(Dictionary(uniqueKeysWithValues: row.columns.indices.map { (row.columns[$0], row.typedValue(at: $0)) }))
-                }.joined(separator: "\n") + "\n"
-            case .table:
-                let shown = segments
-                    ? ["path", "segment_index", "start_seconds", "end_seconds", "fused_label", "audio_label", "video_label", "error"]
-                    : ["path", "status", "fused_label", "fused_confidence", "streams_disagree", "audio_label", "video_label", "faces_found", "error"]
-                text = ReportPrinter.table(header: shown, rows: rows.map { row in
-                    shown.map { column in
-                        let value = row[column] ?? ""
-                        if column == "path" { return (value as NSString).lastPathComponent }
-                        if column.hasSuffix("confidence"), let number = Double(value) { return String(format: "%.2f", number) }
-                        if column == "streams_disagree" { return value == "t" ? "yes" : "" }
-                        return value
-                    }
-                }) + "\n"
+        }
+
+        /// The columns of the table format.
+        var shownColumns: [String] {
+            segments
+                ? ["path", "segment_index", "start_seconds", "end_seconds", "fused_label", "audio_label", "video_label", "error"]
+                : ["path", "status", "fused_label", "fused_confidence", "streams_disagree", "audio_label", "video_label", "faces_found", "error"]
+        }
+
+        /// The table's cells of one row.
+        func tableCells(_ row: Row) -> [String] {
+            shownColumns.map { column in
+                let value = row[column] ?? ""
+                if column == "path" { return (value as NSString).lastPathComponent }
+                if column.hasSuffix("confidence"), let number = Double(value) { return String(format: "%.2f", number) }
+                if column == "streams_disagree" { return value == "t" ? "yes" : "" }
+                return value
             }
-            if let output {
-                try text.write(toFile: output, atomically: true, encoding: .utf8)
-            } else {
-                print(text, terminator: "")
-            }
+        }
+
+        static func tableLine(_ cells: [String], widths: [Int]) -> String {
+            cells.enumerated().map { index, text in
+                text + String(repeating: " ", count: max(0, (index < widths.count ? widths[index] : 0) - text.count))
+            }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
         }
 
         static func csvField(_ value: String) -> String {

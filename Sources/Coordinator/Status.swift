@@ -13,7 +13,7 @@ extension Coordinator {
         @Argument(help: "A batch name (default: every batch).")
         var batch: String?
 
-        @Flag(help: "Show the broker's queue depths (messages ready, consumers) instead of clip counts.")
+        @Flag(help: "Show the broker's queue depths (messages ready, consumers) and the clips waiting in PostgreSQL for a feeder, instead of clip counts.")
         var queues = false
 
         @OptionGroup var connection: ConnectionOptions
@@ -39,6 +39,10 @@ extension Coordinator {
                 try broker.openChannel(channel)
                 let depth = try? broker.depth(of: name, channel: channel)
                 rows.append([name, depth.map { String($0.messages) } ?? "absent", depth.map { String($0.consumers) } ?? "-"])
+            }
+            let store = try connection.openStore()
+            for stream in StreamKind.allCases {
+                rows.append(["\(stream.rawValue) clips waiting in PostgreSQL", String(try store.waitingCount(for: stream)), "-"])
             }
             print(ReportPrinter.table(header: ["queue", "ready", "consumers"], rows: rows))
         }

@@ -35,12 +35,19 @@ extension Coordinator {
         @Option(name: .customLong("probe-timeout"), help: "Seconds a URL may take to answer the duration probe; one that does not is registered failed (timeout).")
         var probeTimeout: Double = 20
 
+        @Option(name: .customLong("max-queued"), help: "Jobs per stream the broker may hold ready: submit publishes up to this many, the rest of the batch waits in PostgreSQL for `er-coordinator feed`.")
+        var maxQueued = 2000
+
+        @Option(help: "Feeding priority of the batch: feeders publish the jobs of higher priorities first (default: 0, or the batch's own).")
+        var priority: Int?
+
         @OptionGroup var connection: ConnectionOptions
 
         func validate() throws {
             guard segmentLength > 0, (segmentHop ?? segmentLength) > 0 else {
                 throw ValidationError("--segment-length and --segment-hop must be positive")
             }
+            guard maxQueued > 0 else { throw ValidationError("--max-queued must be positive") }
         }
 
         func run() throws {
@@ -51,12 +58,14 @@ extension Coordinator {
             guard !sources.isEmpty else { throw ValidationError("no media found in \(inputs.joined(separator: ", "))") }
             let name = batch ?? Self.defaultBatchName(inputs[0])
             let plan = SegmentPlan(threshold: segmentThreshold, length: segmentLength, hop: segmentHop)
-            let summary = try Pipeline.submit(sources: sources, batch: name, force: force, plan: plan,
-                                              databaseURL: try connection.database(), broker: try connection.broker(),
-                                              probeTimeout: probeTimeout)
-            print("batch \(summary.batch): \(summary.found) clip(s) found, \(summary.published) queued, "
+            let summary = try Pipeline.submit(
+                sources: sources, batch: name, force: force, priority: priority,
+                feeding: FeederOptions(maxQueued: maxQueued, plan: plan, probeTimeout: probeTimeout),
+                databaseURL: try connection.database(), broker: try connection.broker())
+            print("batch \(summary.batch): \(summary.found) clip(s) found, \(summary.queued) queued, "
                   + "\(summary.skipped) skipped (already have results)"
-                  + (summary.failed > 0 ? ", \(summary.failed) failed (no answer within \(probeTimeout) s)" : ""))
+                  + (summary.failed > 0 ? ", \(summary.failed) failed (no answer within \(probeTimeout) s)" : "")
+                  + (summary.waiting > 0 ? "; \(summary.waiting) wait in PostgreSQL for a feeder (er-coordinator feed)" : ""))
         }
 
         static func defaultBatchName(_ input: String) -> String {

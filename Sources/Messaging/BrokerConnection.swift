@@ -114,6 +114,11 @@ public final class BrokerConnection {
         try checked(amqp_get_rpc_reply(state), "open channel \(id)")
     }
 
+    /// Closes channel `id`; the broker requeues what it delivered there unacknowledged.
+    public func closeChannel(_ id: UInt16) throws(MessagingError) {
+        try checked(amqp_channel_close(state, id, AMQP_REPLY_SUCCESS), "close channel \(id)")
+    }
+
     /// Declares a durable exchange (idempotent).
     public func declareExchange(_ name: String, type: String, channel: UInt16) throws(MessagingError) {
         try checked(er_amqp_declare_exchange(state, channel, name, type), "declare exchange \(name)")

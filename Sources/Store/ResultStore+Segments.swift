@@ -148,13 +148,22 @@ extension ResultStore {
         return .fused(fused)
     }
 
-    /// One row of `clip_emotions`-style segment data for export and timelines.
+    /// Every window of a batch's split clips (`segment_emotions`), ordered by path and window.
     public func segments(batch name: String) throws -> [Row] {
-        try database.query("""
+        var rows: [Row] = []
+        try forEachSegment(batch: name) { rows += $0 }
+        return rows
+    }
+
+    /// Streams the windows of a batch's split clips, `fetch` rows at a time through a server-side cursor.
+    /// Returns the number of rows.
+    @discardableResult
+    public func forEachSegment(batch name: String, fetch: Int = 2000, _ body: ([Row]) throws -> Void) throws -> Int {
+        try database.cursor("""
             SELECT clip_id, path, segment_index, start_seconds, end_seconds, fused_label, fused_confidence, fused_basis,
                    audio_label, audio_confidence, video_label, video_confidence, error
             FROM segment_emotions WHERE batch = $1 ORDER BY path, segment_index
-            """, [name])
+            """, [name], fetch: fetch, body)
     }
 
     /// The windows of one clip with their labels, for its timeline.

@@ -38,38 +38,6 @@ public struct ResultStore {
         return try rows[0].int("id")
     }
 
-    /// Registers `sources` in a batch and returns the clips that need jobs: new clips and clips still queued
-    /// (a submission that stopped half-way). Clips with results are skipped unless `force`, which clears
-    /// their results and queues them again with the next attempt number.
-    public func register(sources: [String], batchID: Int64, force: Bool) throws -> [PendingClip] {
-        try database.transaction { database in
-            var pending: [PendingClip] = []
-            for source in sources {
-                let rows = try database.query("""
-                    INSERT INTO clips (batch_id, source) VALUES ($1, $2)
-                    ON CONFLICT (batch_id, source) DO UPDATE SET source = EXCLUDED.source
-                    RETURNING id, status, attempt
-                    """, [String(batchID), source])
-                let row = rows[0]
-                let id = try row.int("id")
-                var attempt = Int(try row.int("attempt"))
-                if row["status"] != "queued" {
-                    guard force else { continue }
-                    attempt += 1
-                    for table in ["stream_results", "fused_results", "segment_results", "segment_fused", "clip_summaries"] {
-                        try database.query("DELETE FROM \(table) WHERE clip_id = $1", [String(id)])
-                    }
-                    try database.query("""
-                        UPDATE clips SET status = 'queued', error = NULL, finished_at = NULL, attempt = $2, submitted_at = now()
-                        WHERE id = $1
-                        """, [String(id), String(attempt)])
-                }
-                pending.append(PendingClip(id: id, source: source, attempt: attempt))
-            }
-            return pending
-        }
-    }
-
     /// Stores one stream result and, when the clip's streams are all in, its fused result — in one transaction
     /// with the clip row locked, so concurrent Fusion processes neither lose nor double a row.
     ///
@@ -195,32 +163,21 @@ public struct ResultStore {
         return try rows.first.map { try $0.int("id") }
     }
 
-    /// Progress of every batch, or of the one named.
+    /// Progress of every batch, or of the one named, from the batch counters (no scan of the clips).
     public func progress(batch name: String? = nil) throws -> [BatchProgress] {
         let rows = try database.query("""
-            SELECT b.name, count(c.id) AS total,
-                   count(*) FILTER (WHERE c.status = 'queued') AS queued,
-                   count(*) FILTER (WHERE c.status = 'done') AS done,
-                   count(*) FILTER (WHERE c.status = 'failed') AS failed
-            FROM batches b LEFT JOIN clips c ON c.batch_id = b.id
+            SELECT b.name, coalesce(sum(n.clips), 0) AS total,
+                   coalesce(sum(n.clips) FILTER (WHERE n.status = 'queued'), 0) AS queued,
+                   coalesce(sum(n.clips) FILTER (WHERE n.status = 'done'), 0) AS done,
+                   coalesce(sum(n.clips) FILTER (WHERE n.status = 'failed'), 0) AS failed
+            FROM batches b LEFT JOIN batch_counts n ON n.batch_id = b.id
             WHERE $1::text IS NULL OR b.name = $1
-            GROUP BY b.name, b.created_at ORDER BY b.created_at
+            GROUP BY b.id ORDER BY b.created_at, b.id
             """, [name])
         return try rows.map { row in
             BatchProgress(batch: row["name"] ?? "", total: Int(try row.int("total")), queued: Int(try row.int("queued")),
                           done: Int(try row.int("done")), failed: Int(try row.int("failed")))
         }
-    }
-
-    /// One row per clip of a batch from the `clip_emotions` view, ordered by path.
-    public func clips(batch name: String) throws -> [Row] {
-        try database.query("""
-            SELECT clip_id, path, status, fused_label, fused_confidence, fused_basis, streams_disagree, disagreement,
-                   audio_label, audio_confidence, video_label, video_confidence, frames_sampled, faces_found, faces_seen,
-                   rotation, face_height, duration_seconds, segment_count, dominant_label, dominant_share,
-                   disagreement_share, error
-            FROM clip_emotions WHERE batch = $1 ORDER BY path
-            """, [name])
     }
 
     // MARK: - Value formatting for parameters

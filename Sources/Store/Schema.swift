@@ -117,6 +117,7 @@ public enum Schema {
         segmentsMigration,
         facesMigration,
         predictionsMigration,
+        backlogMigration,
     ]
 
     /// Applies the migrations not yet applied, in one transaction serialised across processes by an advisory

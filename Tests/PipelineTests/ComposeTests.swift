@@ -15,7 +15,7 @@ extension ComposeTests {
     @Suite struct ComposeFiles {
         @Test func theComposeFilesParseAndHaveTheExpectedServices() throws {
             let main = try Deployment.compose("docker-compose.yml")
-            #expect(main.services.keys.sorted() == ["audio-worker", "coordinator", "fusion", "postgres", "rabbitmq", "video-worker"])
+            #expect(main.services.keys.sorted() == ["audio-worker", "coordinator", "feeder", "fusion", "postgres", "rabbitmq", "video-worker"])
             let workers = try Deployment.compose("workers.yml")
             #expect(workers.services.keys.sorted() == ["audio-worker", "video-worker"])
             let tls = try Deployment.compose("workers-tls.yml")
@@ -92,7 +92,7 @@ extension ComposeTests {
 
             let needs: [String: [String]] = [
                 "audio-worker": ["rabbitmq"], "video-worker": ["rabbitmq"],
-                "fusion": ["rabbitmq", "postgres"], "coordinator": ["rabbitmq", "postgres"],
+                "fusion": ["rabbitmq", "postgres"], "coordinator": ["rabbitmq", "postgres"], "feeder": ["rabbitmq", "postgres"],
             ]
             for (service, servers) in needs {
                 let dependsOn = main.services[service]?.node["depends_on"]

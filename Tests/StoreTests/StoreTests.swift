@@ -41,23 +41,69 @@ struct StoreTests {
     @Test func registrationIsResumableAndForceRequeues() throws {
         let batch = try store.batch(named: "store-\(UUID().uuidString)")
         let first = try store.register(sources: ["/m/a.mp4", "/m/b.mp4"], batchID: batch, force: false)
-        #expect(first.count == 2)
+        #expect(first.pending.count == 2 && first.added == 2)
         // Still queued: a second submission publishes them again (an interrupted submission resumes).
-        #expect(try store.register(sources: ["/m/a.mp4", "/m/b.mp4"], batchID: batch, force: false).count == 2)
-        try store.record(result(first[0], batch: batch, stream: .audio, label: .sad))
-        try store.record(result(first[0], batch: batch, stream: .video, label: .sad))
+        let resumed = try store.register(sources: ["/m/a.mp4", "/m/b.mp4"], batchID: batch, force: false)
+        #expect(resumed.pending.count == 2 && resumed.resumed == 2 && resumed.added == 0)
+        try store.record(result(first.pending[0], batch: batch, stream: .audio, label: .sad))
+        try store.record(result(first.pending[0], batch: batch, stream: .video, label: .sad))
         let again = try store.register(sources: ["/m/a.mp4", "/m/b.mp4"], batchID: batch, force: false)
-        #expect(again.map(\.source) == ["/m/b.mp4"])
+        #expect(again.pending.map(\.source) == ["/m/b.mp4"] && again.skipped == 1)
         let forced = try store.register(sources: ["/m/a.mp4"], batchID: batch, force: true)
-        #expect(forced.first?.attempt == 2)
+        #expect(forced.pending.first?.attempt == 2 && forced.requeued == 1)
         // A late result from attempt 1 no longer counts.
-        #expect(try store.record(result(first[0], batch: batch, stream: .audio, label: .sad, attempt: 1)) == nil)
+        #expect(try store.record(result(first.pending[0], batch: batch, stream: .audio, label: .sad, attempt: 1)) == nil)
+    }
+
+    /// Sources with quotes, backslashes, commas and braces survive the array literal; repeats in one chunk count once.
+    @Test func registrationKeepsEverySpelling() throws {
+        let batch = try store.batch(named: "store-\(UUID().uuidString)")
+        let odd = ["/m/a \"quoted\".mp4", "/m/back\\slash.mp4", "/m/{braces},comma.mp4", "/m/ünïcode .mp4", "/m/NULL"]
+        let registration = try store.register(sources: odd + [odd[0]], batchID: batch, force: false)
+        #expect(registration.added == odd.count)
+        let stored = try store.database.query("SELECT source FROM clips WHERE batch_id = $1 ORDER BY id", [String(batch)]).map { $0["source"] }
+        #expect(stored == odd)
+    }
+
+    /// The batch counters follow every insert, status change, re-queue and delete, however many rows a statement
+    /// touches.
+    @Test func batchCountersFollowTheClips() throws {
+        let name = "store-\(UUID().uuidString)"
+        let batch = try store.batch(named: name)
+        let sources = (0..<40).map { "/m/count-\($0).mp4" }
+        let clips = try store.register(sources: sources, batchID: batch, force: false).pending
+        for clip in clips.prefix(10) {
+            try store.record(result(clip, batch: batch, stream: .audio, label: .happy))
+            try store.record(result(clip, batch: batch, stream: .video, label: .happy))
+        }
+        try store.failUnprobed(clipID: clips[10].id, reason: "timeout: test")
+        func counted() throws -> BatchProgress { try #require(try store.progress(batch: name).first) }
+        func scanned() throws -> [String: Int64] {
+            Dictionary(uniqueKeysWithValues: try store.database.query(
+                "SELECT status, count(*) AS n FROM clips WHERE batch_id = $1 GROUP BY status", [String(batch)]).map {
+                ($0["status"] ?? "", try $0.int("n"))
+            })
+        }
+        var progress = try counted()
+        #expect(progress.total == 40 && progress.done == 10 && progress.failed == 1 && progress.queued == 29)
+        #expect(try scanned() == ["done": 10, "failed": 1, "queued": 29])
+        _ = try store.register(sources: Array(sources.prefix(5)), batchID: batch, force: true)
+        progress = try counted()
+        #expect(progress.total == 40 && progress.done == 5 && progress.queued == 34)
+        try store.database.query("DELETE FROM clips WHERE batch_id = $1 AND source = ANY($2::text[])",
+                                 [String(batch), ResultStore.textArray(Array(sources.suffix(4)))])
+        progress = try counted()
+        let queuedByScan = try scanned()["queued"]
+        #expect(progress.total == 36 && Int64(progress.queued) == queuedByScan)
+        // A batch deleted with its clips takes its counters along.
+        try store.database.query("DELETE FROM batches WHERE id = $1", [String(batch)])
+        #expect(try store.progress(batch: name).isEmpty)
     }
 
     @Test func bothStreamsGiveExactlyOneFusedRowWhateverTheRepeats() throws {
         let name = "store-\(UUID().uuidString)"
         let batch = try store.batch(named: name)
-        let clip = try #require(try store.register(sources: ["/m/c.mp4"], batchID: batch, force: false).first)
+        let clip = try #require(try store.register(sources: ["/m/c.mp4"], batchID: batch, force: false).pending.first)
         #expect(try store.record(result(clip, batch: batch, stream: .audio, label: .angry)) == .waiting)
         let video = result(clip, batch: batch, stream: .video, label: nil)
         guard case .fused(let fused)? = try store.record(video) else { Issue.record("expected fused"); return }
@@ -76,7 +122,7 @@ struct StoreTests {
     /// labels and trapped Fusion on every delivery).
     @Test func labelsWithCommasAndQuotesRoundTrip() throws {
         let batch = try store.batch(named: "store-\(UUID().uuidString)")
-        let clip = try #require(try store.register(sources: ["/m/commas.mp4"], batchID: batch, force: false).first)
+        let clip = try #require(try store.register(sources: ["/m/commas.mp4"], batchID: batch, force: false).pending.first)
         var audio = result(clip, batch: batch, stream: .audio, label: .happy)
         audio.labels = ["angry, loud", "disgust", "fear \"real\"", "happy", "sad", "surprise", "neutral {calm}"]
         #expect(try store.record(audio) == .waiting)
@@ -96,7 +142,7 @@ struct StoreTests {
     /// instead of trapping; with the other stream absent the clip fails, saying why.
     @Test func anInconsistentStoredPredictionFailsTheClipWithAReason() throws {
         let batch = try store.batch(named: "store-\(UUID().uuidString)")
-        let clip = try #require(try store.register(sources: ["/m/broken.mp4"], batchID: batch, force: false).first)
+        let clip = try #require(try store.register(sources: ["/m/broken.mp4"], batchID: batch, force: false).pending.first)
         var audio = result(clip, batch: batch, stream: .audio, label: .sad)
         audio.labels = (audio.labels ?? []) + ["extra"]
         #expect(try store.record(audio) == .waiting)
@@ -109,7 +155,7 @@ struct StoreTests {
     /// real result wins every round, whichever commits first.
     @Test func aRealResultAlwaysWinsOverARacingDeadLetter() throws {
         let batch = try store.batch(named: "store-\(UUID().uuidString)")
-        let clips = try store.register(sources: (0..<40).map { "/m/race-\($0).mp4" }, batchID: batch, force: false)
+        let clips = try store.register(sources: (0..<40).map { "/m/race-\($0).mp4" }, batchID: batch, force: false).pending
         let real = clips.map { result($0, batch: batch, stream: .audio, label: .happy) }
         let deadLetters = real.map { message in
             var failed = message
@@ -146,7 +192,7 @@ struct StoreTests {
 
     @Test func concurrentWritersNeitherLoseNorDoubleAFusedRow() throws {
         let batch = try store.batch(named: "store-\(UUID().uuidString)")
-        let clips = try store.register(sources: (0..<40).map { "/m/race-\($0).mp4" }, batchID: batch, force: false)
+        let clips = try store.register(sources: (0..<40).map { "/m/race-\($0).mp4" }, batchID: batch, force: false).pending
         let audio = clips.map { result($0, batch: batch, stream: .audio, label: .happy) }
         let video = clips.map { result($0, batch: batch, stream: .video, label: .happy) }
         let url = TestStack.databaseURL
@@ -196,7 +242,7 @@ struct SegmentStoreTests {
         let store = ResultStore(database: database)
         let name = "segments-\(UUID().uuidString.prefix(8))"
         let batch = try store.batch(named: name)
-        let clip = try #require(try store.register(sources: ["/m/long.mp4"], batchID: batch, force: false).first)
+        let clip = try #require(try store.register(sources: ["/m/long.mp4"], batchID: batch, force: false).pending.first)
         #expect(try store.segmentPlan(clipID: clip.id) == nil)
         let plan = SegmentPlan(threshold: 10, length: 5).segments(forDuration: 15)
         try store.storePlan(clipID: clip.id, duration: 15, segments: plan)

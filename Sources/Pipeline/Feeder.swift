@@ -1,0 +1,207 @@
+import Emotion
+import Foundation
+import Logging
+import Media
+import Messaging
+import Store
+
+/// How a feeder bounds the broker's backlog and plans clips.
+public struct FeederOptions: Sendable {
+    /// Jobs a stream's queue may hold ready (not yet delivered to a worker); the feeder tops it up to this.
+    public var maxQueued: Int
+    /// How long clips are split into windows (probed when their jobs are first published), for batches whose
+    /// submission stored no plan of its own.
+    public var plan: SegmentPlan
+    /// Seconds a URL may take to answer the duration probe; one that does not is registered failed (`timeout`).
+    public var probeTimeout: Double
+
+    public init(maxQueued: Int = 2000, plan: SegmentPlan = SegmentPlan(), probeTimeout: Double = 20) {
+        self.maxQueued = maxQueued
+        self.plan = plan
+        self.probeTimeout = probeTimeout
+    }
+}
+
+/// What one top-up of one stream did.
+public struct FeedRound: Sendable, Equatable {
+    /// Jobs ready in the stream's queue before the top-up (`nil`: another feeder had the turn).
+    public var readyBefore: Int?
+    public var published = 0
+    public var clips = 0
+    /// Clips failed because their source did not answer the duration probe.
+    public var failed = 0
+
+    public init() {}
+}
+
+/// Moves clips waiting in PostgreSQL into the broker's job queues, keeping each stream's queue at most
+/// `maxQueued` ready jobs, so that the broker holds a bounded backlog whatever the batch size.
+///
+/// One top-up of a stream runs in one database transaction: it takes the stream's turn (an advisory lock, so that
+/// several feeders never fill one queue twice over), reads the queue's depth, locks the next waiting clips (higher
+/// priority batches first), probes the ones not yet planned, publishes their jobs with publisher confirms and
+/// marks them fed. A feeder that dies before the commit leaves its clips waiting: the next top-up publishes them
+/// again, and results are idempotent, so nothing is lost and no clip is fused twice.
+/// Belongs to one thread (its database and broker connections are not shared).
+public final class Feeder {
+    public let options: FeederOptions
+    private let database: DatabaseConnection
+    private let store: ResultStore
+    private let broker: BrokerConnection
+    private let publisher: ConfirmedPublisher
+    private let logger: Logger
+    /// Clips locked per query, so that a top-up reads a bounded number of rows at a time.
+    static let selection = 500
+    static let depthChannel: UInt16 = 2
+
+    /// Connects to both servers, applies the schema and declares the queues.
+    public init(databaseURL: DatabaseURL, brokerURL: BrokerURL, options: FeederOptions, logger: Logger = Logger(label: "er.feeder")) throws {
+        precondition(options.maxQueued > 0, "maxQueued must be positive")
+        self.options = options
+        self.logger = logger
+        database = try DatabaseConnection(url: databaseURL)
+        try Schema.migrate(database)
+        store = ResultStore(database: database)
+        broker = try BrokerConnection(url: brokerURL)
+        publisher = try ConfirmedPublisher(connection: broker, channel: 1)
+        try Topology.declare(StreamKind.allCases.map { Topology.jobQueue($0.rawValue) } + [Topology.resultsQueue],
+                             on: broker, channel: 1)
+        try broker.openChannel(Self.depthChannel)
+    }
+
+    deinit {
+        broker.close()
+    }
+
+    /// Tops up every stream's queue once.
+    public func topUp() throws -> [StreamKind: FeedRound] {
+        var rounds: [StreamKind: FeedRound] = [:]
+        for stream in StreamKind.allCases {
+            rounds[stream] = try topUp(stream)
+        }
+        return rounds
+    }
+
+    /// Tops up one stream's queue to `maxQueued` ready jobs; logs what it published once committed.
+    public func topUp(_ stream: StreamKind) throws -> FeedRound {
+        let round = try database.transaction { _ in
+            var round = FeedRound()
+            guard try store.takeFeedingTurn(for: stream) else { return round }
+            let queue = Topology.jobQueue(stream.rawValue)
+            let ready = try broker.depth(of: queue, channel: Self.depthChannel).messages
+            round.readyBefore = ready
+            var room = options.maxQueued - ready
+            guard room > 0 else { return round }
+            for batch in try store.batchesWaiting(for: stream) {
+                let batchPlan = try store.segmentPlan(batchID: batch) ?? options.plan
+                var exhausted = false
+                while room > 0, !exhausted {
+                    let limit = min(room, Self.selection)
+                    let clips = try store.waitingClips(for: stream, batchID: batch, limit: limit)
+                    exhausted = clips.count < limit
+                    var fed: [Int64] = []
+                    for clip in clips where room > 0 {
+                        let windows: [Segment?]
+                        do {
+                            let segments = try store.segmentPlan(clipID: clip.id) ?? plan(clip, batchPlan)
+                            windows = segments.isEmpty ? [nil] : segments
+                        } catch let error as MediaError where error.code == .timeout {
+                            try store.failUnprobed(clipID: clip.id, reason: "\(error.code.rawValue): \(error.reason)")
+                            round.failed += 1
+                            continue
+                        }
+                        for window in windows {
+                            let job = JobMessage(clipID: clip.id, batchID: batch, source: clip.source, stream: stream,
+                                                 attempt: clip.attempt, segment: window)
+                            try publisher.publish(MessageCodec.encode(job), toQueue: queue, messageID: job.jobID.uuidString)
+                            logger.debug("published", metadata: ["job": "\(job.jobID)", "clip": "\(clip.id)", "stream": "\(stream.rawValue)"])
+                        }
+                        room -= windows.count
+                        round.published += windows.count
+                        fed.append(clip.id)
+                    }
+                    // Marked in this transaction, so that the next query does not return them again; the commit
+                    // comes only after the broker confirmed every publish.
+                    try store.markFed(fed, stream: stream)
+                    round.clips += fed.count
+                }
+                if room <= 0 { break }
+            }
+            try publisher.waitForConfirms()
+            return round
+        }
+        if round.clips + round.failed > 0 {
+            logger.info("topped up", metadata: [
+                "stream": "\(stream.rawValue)", "ready_before": "\(round.readyBefore ?? 0)", "jobs": "\(round.published)",
+                "clips": "\(round.clips)", "failed": "\(round.failed)",
+            ])
+        }
+        return round
+    }
+
+    /// Probes a clip's duration (from the container header, decoding nothing) and stores its window plan.
+    /// A clip that cannot be probed is analysed whole: its workers then report why it fails. A source that does
+    /// not answer throws `MediaError` `.timeout`.
+    private func plan(_ clip: PendingClip, _ plan: SegmentPlan) throws -> [Segment] {
+        let duration: Double
+        do {
+            duration = try MediaFile(MediaSource(clip.source),
+                                     options: MediaOpenOptions(streams: [], networkTimeout: options.probeTimeout)).info.duration
+        } catch let error where error.code == .timeout {
+            throw error
+        } catch {
+            duration = 0
+        }
+        let segments = plan.segments(forDuration: duration)
+        try store.storePlan(clipID: clip.id, duration: duration, segments: segments)
+        return segments
+    }
+}
+
+/// Runs a feeder until stopped: a top-up of every stream every `interval`; after a failure (broker or database
+/// away) it connects again with a growing delay, and what it had not committed is published again.
+public final class FeederService: @unchecked Sendable {
+    public let stop = StopSignal()
+    let databaseURL: DatabaseURL
+    let brokerURL: BrokerURL
+    let options: FeederOptions
+    let interval: Duration
+    let logger: Logger
+
+    public init(databaseURL: DatabaseURL, brokerURL: BrokerURL, options: FeederOptions, interval: Duration, logger: Logger) {
+        self.databaseURL = databaseURL
+        self.brokerURL = brokerURL
+        self.options = options
+        self.interval = interval
+        self.logger = logger
+    }
+
+    /// Feeds until `stop` is requested.
+    public func run() {
+        var feeder: Feeder?
+        var backoff = Duration.milliseconds(250)
+        while stop.count == 0 {
+            do {
+                let current = try feeder ?? Feeder(databaseURL: databaseURL, brokerURL: brokerURL, options: options, logger: logger)
+                if feeder == nil { logger.info("feeding", metadata: ["max_queued": "\(options.maxQueued)"]) }
+                feeder = current
+                _ = try current.topUp()
+                backoff = .milliseconds(250)
+                pause(interval)
+            } catch {
+                logger.warning("top-up failed; connecting again", metadata: ["error": "\(error)", "retry_in": "\(backoff)"])
+                feeder = nil
+                pause(backoff)
+                backoff = min(backoff * 2, .seconds(10))
+            }
+        }
+    }
+
+    /// Sleeps for `duration`, waking early when a stop is requested.
+    private func pause(_ duration: Duration) {
+        let deadline = ContinuousClock.now + duration
+        while stop.count == 0, ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: min(0.1, max(0, (deadline - ContinuousClock.now).timeInterval)))
+        }
+    }
+}

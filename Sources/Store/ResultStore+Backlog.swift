@@ -1,0 +1,190 @@
+import Emotion
+import Foundation
+
+/// What registering one chunk of sources did.
+public struct Registration: Sendable, Equatable {
+    /// Clips of the chunk whose jobs are to be published: new ones, clips still queued from an earlier submission
+    /// and, with `force`, clips queued again.
+    public var pending: [PendingClip] = []
+    public var added = 0
+    public var resumed = 0
+    public var requeued = 0
+    /// Clips that already have results, left as they are.
+    public var skipped = 0
+
+    public init() {}
+
+    /// Adds another chunk's counts (its pending clips are not kept: a million-clip submission needs only counts).
+    public mutating func count(_ other: Registration) {
+        added += other.added
+        resumed += other.resumed
+        requeued += other.requeued
+        skipped += other.skipped
+    }
+}
+
+extension ResultStore {
+    /// Sources registered per statement by `register`.
+    public static let registrationChunk = 5000
+
+    /// Registers one chunk of sources (at most a few thousand) in a batch, in one transaction, with a few
+    /// set-based statements. New clips wait for a feeder; clips still queued (an interrupted or earlier
+    /// submission) have their jobs published again; clips with results are skipped unless `force`, which clears
+    /// their results and queues them again with the next attempt number.
+    public func register(sources: [String], batchID: Int64, force: Bool) throws -> Registration {
+        try database.transaction { database in
+            let batch = String(batchID)
+            let chunk = Self.textArray(sources)
+            var registration = Registration()
+            let added = try database.query("""
+                INSERT INTO clips (batch_id, source)
+                SELECT $1, source FROM unnest($2::text[]) WITH ORDINALITY AS given(source, position) ORDER BY position
+                ON CONFLICT (batch_id, source) DO NOTHING
+                RETURNING id, source, attempt
+                """, [batch, chunk]).map(Self.pendingClip)
+            registration.added = added.count
+            var requeued: [PendingClip] = []
+            if force {
+                requeued = try database.query("""
+                    UPDATE clips SET status = 'queued', error = NULL, finished_at = NULL, attempt = attempt + 1,
+                        submitted_at = now(), audio_fed = false, video_fed = false
+                    WHERE batch_id = $1 AND source = ANY($2::text[]) AND status <> 'queued'
+                    RETURNING id, source, attempt
+                    """, [batch, chunk]).map(Self.pendingClip)
+                let ids = Self.bigintArray(requeued.map(\.id))
+                for table in ["stream_results", "fused_results", "segment_results", "segment_fused", "clip_summaries"] {
+                    try database.query("DELETE FROM \(table) WHERE clip_id = ANY($1::bigint[])", [ids])
+                }
+                registration.requeued = requeued.count
+            }
+            let fresh = Self.bigintArray((added + requeued).map(\.id))
+            let resumed = try database.query("""
+                UPDATE clips SET audio_fed = false, video_fed = false
+                WHERE batch_id = $1 AND source = ANY($2::text[]) AND status = 'queued' AND id <> ALL($3::bigint[])
+                RETURNING id, source, attempt
+                """, [batch, chunk, fresh]).map(Self.pendingClip)
+            registration.resumed = resumed.count
+            registration.pending = added + requeued + resumed
+            registration.skipped = sources.count - registration.pending.count
+            return registration
+        }
+    }
+
+    /// Sets the batch's feeding priority: feeders serve higher priorities first.
+    public func setPriority(_ priority: Int, batchID: Int64) throws {
+        try database.query("UPDATE batches SET priority = $2 WHERE id = $1 AND priority <> $2", [String(batchID), String(priority)])
+    }
+
+    /// Keeps how the batch's long clips are split, for the feeder that probes them.
+    public func setSegmentPlan(_ plan: SegmentPlan, batchID: Int64) throws {
+        try database.query("""
+            UPDATE batches SET segment_threshold = $2, segment_length = $3, segment_hop = $4
+            WHERE id = $1 AND (segment_threshold, segment_length, segment_hop) IS DISTINCT FROM ($2, $3, $4)
+            """, [String(batchID), String(plan.threshold), String(plan.length), String(plan.hop)])
+    }
+
+    /// How the batch's long clips are split (`nil` when its submission did not say).
+    public func segmentPlan(batchID: Int64) throws -> SegmentPlan? {
+        let rows = try database.query("SELECT segment_threshold, segment_length, segment_hop FROM batches WHERE id = $1", [String(batchID)])
+        guard let row = rows.first, let threshold = row.double("segment_threshold"), let length = row.double("segment_length"),
+              length > 0 else { return nil }
+        return SegmentPlan(threshold: threshold, length: length, hop: row.double("segment_hop").flatMap { $0 > 0 ? $0 : nil })
+    }
+
+    /// The batches with clips whose `stream` jobs wait to be published, in feeding order: higher priority first,
+    /// then the older batch.
+    public func batchesWaiting(for stream: StreamKind) throws -> [Int64] {
+        try database.query("""
+            SELECT b.id FROM batches b
+            WHERE EXISTS (SELECT 1 FROM clips c WHERE c.batch_id = b.id AND c.status = 'queued' AND NOT c.\(Self.fedColumn(stream)))
+            ORDER BY b.priority DESC, b.id
+            """).map { try $0.int("id") }
+    }
+
+    /// Takes the stream's feeding turn: `true` when no other feeder holds it. Held until the transaction ends;
+    /// call inside one.
+    public func takeFeedingTurn(for stream: StreamKind) throws -> Bool {
+        let key = StreamKind.allCases.firstIndex(of: stream) ?? 0
+        return try database.query("SELECT pg_try_advisory_xact_lock(4243, $1) AS taken", [String(key)]).first?["taken"] == "t"
+    }
+
+    /// Up to `limit` clips of a batch whose `stream` jobs wait to be published, in registration order, locked
+    /// until the transaction ends (clips another transaction holds are passed over). Call inside a transaction.
+    public func waitingClips(for stream: StreamKind, batchID: Int64, limit: Int) throws -> [PendingClip] {
+        try database.query("""
+            SELECT id, source, attempt FROM clips
+            WHERE batch_id = $1 AND status = 'queued' AND NOT \(Self.fedColumn(stream))
+            ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+            """, [String(batchID), String(limit)]).map(Self.pendingClip)
+    }
+
+    /// Records that the clips' `stream` jobs are in the broker.
+    public func markFed(_ clipIDs: [Int64], stream: StreamKind) throws {
+        guard !clipIDs.isEmpty else { return }
+        try database.query("UPDATE clips SET \(Self.fedColumn(stream)) = true WHERE id = ANY($1::bigint[])",
+                           [Self.bigintArray(clipIDs)])
+    }
+
+    /// Clips of a batch, or of every batch, still waiting for the stream's jobs to be published (counted through
+    /// the stream's partial index).
+    public func waitingCount(for stream: StreamKind, batch name: String? = nil) throws -> Int {
+        let rows = try database.query("""
+            SELECT count(*) AS waiting FROM clips c
+            WHERE c.status = 'queued' AND NOT c.\(Self.fedColumn(stream))
+              AND ($1::text IS NULL OR c.batch_id = (SELECT id FROM batches WHERE name = $1))
+            """, [name])
+        return Int(try rows.first?.int("waiting") ?? 0)
+    }
+
+    /// Streams the `clip_emotions` rows of a batch, ordered by path, `fetch` rows at a time through a server-side
+    /// cursor: memory stays the same whatever the batch size. Returns the number of rows.
+    @discardableResult
+    public func forEachClip(batch name: String, fetch: Int = 2000, _ body: ([Row]) throws -> Void) throws -> Int {
+        try database.cursor("""
+            SELECT clip_id, path, status, fused_label, fused_confidence, fused_basis, streams_disagree, disagreement,
+                   audio_label, audio_confidence, video_label, video_confidence, frames_sampled, faces_found, faces_seen,
+                   rotation, face_height, duration_seconds, segment_count, dominant_label, dominant_share,
+                   disagreement_share, error
+            FROM clip_emotions WHERE batch = $1 ORDER BY path
+            """, [name], fetch: fetch, body)
+    }
+
+    /// Every `clip_emotions` row of a batch, ordered by path (for small batches; `forEachClip` streams large ones).
+    public func clips(batch name: String) throws -> [Row] {
+        var rows: [Row] = []
+        try forEachClip(batch: name) { rows += $0 }
+        return rows
+    }
+
+    static func fedColumn(_ stream: StreamKind) -> String {
+        switch stream {
+        case .audio: "audio_fed"
+        case .video: "video_fed"
+        }
+    }
+
+    static func pendingClip(_ row: Row) throws -> PendingClip {
+        PendingClip(id: try row.int("id"), source: row["source"] ?? "", attempt: Int(try row.int("attempt")))
+    }
+
+    /// A PostgreSQL array literal of texts (`{"a","b"}`), every element quoted, for a `text[]` parameter.
+    static func textArray(_ values: [String]) -> String {
+        var literal = "{"
+        literal.reserveCapacity(values.reduce(2) { $0 + $1.utf8.count + 3 })
+        for (index, value) in values.enumerated() {
+            if index > 0 { literal += "," }
+            literal += "\""
+            for character in value.unicodeScalars {
+                if character == "\"" || character == "\\" { literal += "\\" }
+                literal.unicodeScalars.append(character)
+            }
+            literal += "\""
+        }
+        return literal + "}"
+    }
+
+    /// A PostgreSQL array literal of integers, for a `bigint[]` parameter.
+    static func bigintArray(_ values: [Int64]) -> String {
+        "{" + values.map(String.init).joined(separator: ",") + "}"
+    }
+}

@@ -30,6 +30,7 @@ extension Coordinator {
             let store = try connection.openStore()
             var sink: FileHandle?
             var tableWidths: [Int]?
+            var json: JSONRowFormatter?
             let shown = shownColumns
             // Rows arrive a few thousand at a time from a server-side cursor and are written as they come, so
             // memory stays the same however large the batch.
@@ -44,7 +45,7 @@ extension Coordinator {
                     } ?? FileHandle.standardOutput
                     switch format {
                     case .csv: text = rows[0].columns.map(Self.csvField).joined(separator: ",") + "\n"
-                    case .json: break
+                    case .json: json = JSONRowFormatter(columns: rows[0].columns)
                     case .table:
                         // Column widths from the first rows; a longer value further down overflows its column.
                         let cells = rows.map(tableCells)
@@ -56,7 +57,7 @@ extension Coordinator {
                 for row in rows {
                     switch format {
                     case .csv: text += row.values.map { Self.csvField($0 ?? "") }.joined(separator: ",")
-                    case .json: text += row.jsonObject
+                    case .json: text += json?.object(row) ?? "{}"
                     case .table: text += Self.tableLine(tableCells(row), widths: tableWidths ?? [])
                     }
                     text += "\n"

@@ -26,47 +26,6 @@ public struct Row: Sendable, Equatable {
         }
     }
 
-    /// The row as one JSON object (keys sorted), typed as `typedValue(at:)` types it: numbers as numbers, booleans
-    /// as booleans, json as json, NULL as null. Written directly from the server's text, for exports of millions
-    /// of rows.
-    public var jsonObject: String {
-        var text = "{"
-        for (position, index) in columns.indices.sorted(by: { columns[$0] < columns[$1] }).enumerated() {
-            if position > 0 { text += "," }
-            Self.appendJSONString(columns[index], to: &text)
-            text += ":"
-            guard let value = values[index] else {
-                text += "null"
-                continue
-            }
-            switch types[index] {
-            case .integer where Int64(value) != nil: text += value
-            case .real where Double(value)?.isFinite == true && value.first != "." && !value.hasSuffix("."): text += value
-            case .boolean: text += value == "t" ? "true" : "false"
-            case .json: text += value
-            default: Self.appendJSONString(value, to: &text)
-            }
-        }
-        return text + "}"
-    }
-
-    /// Appends `value` as a JSON string (quotes, backslashes and control characters escaped).
-    static func appendJSONString(_ value: String, to text: inout String) {
-        text += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case _ where scalar.value < 0x20: text += String(format: "\\u%04x", scalar.value)
-            default: text.unicodeScalars.append(scalar)
-            }
-        }
-        text += "\""
-    }
-
     /// The text value of `column`, or `nil` for NULL.
     public subscript(_ column: String) -> String? {
         guard let index = columns.firstIndex(of: column) else { return nil }
@@ -83,6 +42,66 @@ public struct Row: Sendable, Equatable {
 
     /// An optional floating-point column.
     public func double(_ column: String) -> Double? { self[column].flatMap(Double.init) }
+}
+
+/// Writes rows of one query as JSON objects (keys sorted), typed as `Row.typedValue(at:)` types them: numbers as
+/// numbers, booleans as booleans, json as json, NULL as null. Works from the server's text directly (the key
+/// order and the keys' text are prepared once), for exports of millions of rows.
+public struct JSONRowFormatter: Sendable {
+    private let order: [Int]
+    private let keys: [String]
+
+    public init(columns: [String]) {
+        order = columns.indices.sorted { columns[$0] < columns[$1] }
+        keys = order.enumerated().map { position, index in
+            var key = position == 0 ? "{" : ","
+            Self.appendString(columns[index], to: &key)
+            return key + ":"
+        }
+    }
+
+    /// One row as a JSON object (the row must have the columns the formatter was made for).
+    public func object(_ row: Row) -> String {
+        var text = ""
+        text.reserveCapacity(512)
+        for (position, index) in order.enumerated() {
+            text += keys[position]
+            guard let value = row.values[index] else {
+                text += "null"
+                continue
+            }
+            switch row.types[index] {
+            case .integer where Int64(value) != nil: text += value
+            case .real where Double(value)?.isFinite == true: text += value
+            case .boolean: text += value == "t" ? "true" : "false"
+            case .json: text += value
+            default: Self.appendString(value, to: &text)
+            }
+        }
+        return text.isEmpty ? "{}" : text + "}"
+    }
+
+    /// Appends `value` as a JSON string (quotes, backslashes and control characters escaped).
+    static func appendString(_ value: String, to text: inout String) {
+        text += "\""
+        guard value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            text += value
+            text += "\""
+            return
+        }
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": text += "\\\""
+            case "\\": text += "\\\\"
+            case "\n": text += "\\n"
+            case "\r": text += "\\r"
+            case "\t": text += "\\t"
+            case _ where scalar.value < 0x20: text += String(format: "\\u%04x", scalar.value)
+            default: text.unicodeScalars.append(scalar)
+            }
+        }
+        text += "\""
+    }
 }
 
 /// A PostgreSQL connection through libpq. The corresponding C type is `PGconn`.

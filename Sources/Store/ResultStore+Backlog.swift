@@ -58,10 +58,15 @@ extension ResultStore {
                 registration.requeued = requeued.count
             }
             let fresh = Self.bigintArray((added + requeued).map(\.id))
+            // Clips still queued have their jobs published again; only those marked fed need a write.
             let resumed = try database.query("""
-                UPDATE clips SET audio_fed = false, video_fed = false
-                WHERE batch_id = $1 AND source = ANY($2::text[]) AND status = 'queued' AND id <> ALL($3::bigint[])
-                RETURNING id, source, attempt
+                WITH queued AS (
+                    SELECT id, source, attempt, audio_fed OR video_fed AS fed FROM clips
+                    WHERE batch_id = $1 AND source = ANY($2::text[]) AND status = 'queued' AND id <> ALL($3::bigint[])
+                ), reset AS (
+                    UPDATE clips SET audio_fed = false, video_fed = false WHERE id IN (SELECT id FROM queued WHERE fed)
+                )
+                SELECT id, source, attempt FROM queued ORDER BY id
                 """, [batch, chunk, fresh]).map(Self.pendingClip)
             registration.resumed = resumed.count
             registration.pending = added + requeued + resumed

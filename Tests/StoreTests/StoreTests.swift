@@ -316,3 +316,20 @@ func testResult(_ job: JobMessage, label: EmotionLabel?) -> ResultMessage {
         #expect(try DatabaseURL.resolve(nil, environment: [DatabaseURL.environmentKey: "host=db"]).connectionString == "host=db")
     }
 }
+
+/// JSON lines of an export, straight from the server's text: no server needed.
+@Suite struct JSONRowFormatterTests {
+    @Test func typesEscapesAndSortsLikeTheTypedValues() throws {
+        let columns = ["path", "clip_id", "confidence", "disagree", "shares", "error", "odd"]
+        let types: [ColumnType] = [.text, .integer, .real, .boolean, .json, .text, .real]
+        let formatter = JSONRowFormatter(columns: columns)
+        let row = Row(columns: columns, values: ["/m/a \"b\"\\c\n\u{1}.mp4", "42", "0.75", "t", "{\"sad\": 0.5}", nil, "NaN"], types: types)
+        let text = formatter.object(row)
+        #expect(text == #"{"clip_id":42,"confidence":0.75,"disagree":true,"error":null,"odd":"NaN","path":"/m/a \"b\"\\c\n\u0001.mp4","shares":{"sad": 0.5}}"#)
+        // What JSONSerialization reads back is what typedValue gives.
+        let decoded = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        #expect(decoded["path"] as? String == "/m/a \"b\"\\c\n\u{1}.mp4")
+        #expect(decoded["clip_id"] as? Int == 42 && decoded["disagree"] as? Bool == true && decoded["error"] is NSNull)
+        #expect(row.typedValue(at: 1) == .integer(42) && row.typedValue(at: 3) == .boolean(true))
+    }
+}

@@ -20,6 +20,9 @@ extension Coordinator {
         @Flag(help: "Analyse clips again even if they already have results.")
         var force = false
 
+        @Flag(help: "Publish again the jobs of clips still queued that were already handed to the broker (after it lost its queues); duplicates are harmless.")
+        var republish = false
+
         @Option(help: "Comma-separated media extensions to pick up in folders.")
         var extensions = SourceDiscovery.defaultMediaExtensions.sorted().joined(separator: ",")
 
@@ -59,7 +62,7 @@ extension Coordinator {
             let name = batch ?? Self.defaultBatchName(inputs[0])
             let plan = SegmentPlan(threshold: segmentThreshold, length: segmentLength, hop: segmentHop)
             let summary = try Pipeline.submit(
-                sources: sources, batch: name, force: force, priority: priority,
+                sources: sources, batch: name, force: force, republish: republish, priority: priority,
                 feeding: FeederOptions(maxQueued: maxQueued, plan: plan, probeTimeout: probeTimeout),
                 databaseURL: try connection.database(), broker: try connection.broker())
             print("batch \(summary.batch): \(summary.found) clip(s) found, \(summary.queued) queued, "

@@ -24,12 +24,13 @@ public struct SubmissionSummary: Sendable, Equatable {
 /// larger one waits in PostgreSQL for `er-coordinator feed`.
 ///
 /// Resumable: clips that already have results are skipped unless `force`; clips registered by an interrupted
-/// submission (still queued) have their jobs published again, which is safe because results are idempotent. A
-/// source that does not answer the duration probe within `feeding.probeTimeout` seconds is registered failed
-/// (`timeout`) and the rest go on.
+/// submission (still queued) are fed as usual, and `republish` publishes again the jobs of queued clips already
+/// handed to the broker (after it lost its queues), which is safe because results are idempotent. A source that
+/// does not answer the duration probe within `feeding.probeTimeout` seconds is registered failed (`timeout`) and
+/// the rest go on.
 public func submit(
-    sources: [String], batch: String, force: Bool, priority: Int? = nil, feeding: FeederOptions = FeederOptions(),
-    databaseURL: DatabaseURL, broker: BrokerURL
+    sources: [String], batch: String, force: Bool, republish: Bool = false, priority: Int? = nil,
+    feeding: FeederOptions = FeederOptions(), databaseURL: DatabaseURL, broker: BrokerURL
 ) throws -> SubmissionSummary {
     let database = try DatabaseConnection(url: databaseURL)
     try Schema.migrate(database)
@@ -41,7 +42,7 @@ public func submit(
     var start = sources.startIndex
     while start < sources.endIndex {
         let end = min(start + ResultStore.registrationChunk, sources.endIndex)
-        registration.count(try store.register(sources: Array(sources[start..<end]), batchID: batchID, force: force))
+        registration.count(try store.register(sources: Array(sources[start..<end]), batchID: batchID, force: force, republish: republish))
         start = end
     }
     let queued = registration.added + registration.resumed + registration.requeued

@@ -3,8 +3,8 @@ import Foundation
 
 /// What registering one chunk of sources did.
 public struct Registration: Sendable, Equatable {
-    /// Clips of the chunk whose jobs are to be published: new ones, clips still queued from an earlier submission
-    /// and, with `force`, clips queued again.
+    /// Clips of the chunk still to be analysed: new ones, clips still queued from an earlier submission and, with
+    /// `force`, clips queued again.
     public var pending: [PendingClip] = []
     public var added = 0
     public var resumed = 0
@@ -29,13 +29,25 @@ extension ResultStore {
 
     /// Registers one chunk of sources (at most a few thousand) in a batch, in one transaction, with a few
     /// set-based statements. New clips wait for a feeder; clips still queued (an interrupted or earlier
-    /// submission) have their jobs published again; clips with results are skipped unless `force`, which clears
-    /// their results and queues them again with the next attempt number.
-    public func register(sources: [String], batchID: Int64, force: Bool) throws -> Registration {
+    /// submission) stay as they are, waiting or in the broker, unless `republish`, which has their jobs published
+    /// again (after the broker lost its queues); clips with results are skipped unless `force`, which clears their
+    /// results and queues them again with the next attempt number.
+    public func register(sources: [String], batchID: Int64, force: Bool, republish: Bool = false) throws -> Registration {
         try database.transaction { database in
             let batch = String(batchID)
             let chunk = Self.textArray(sources)
             var registration = Registration()
+            // With `republish`, only the clips marked fed need a write.
+            let resumed = try database.query("""
+                WITH queued AS (
+                    SELECT id, source, attempt, audio_fed OR video_fed AS fed FROM clips
+                    WHERE batch_id = $1 AND source = ANY($2::text[]) AND status = 'queued'
+                ), reset AS (
+                    UPDATE clips SET audio_fed = false, video_fed = false WHERE $3 AND id IN (SELECT id FROM queued WHERE fed)
+                )
+                SELECT id, source, attempt FROM queued ORDER BY id
+                """, [batch, chunk, republish ? "true" : "false"]).map(Self.pendingClip)
+            registration.resumed = resumed.count
             let added = try database.query("""
                 INSERT INTO clips (batch_id, source)
                 SELECT $1, source FROM unnest($2::text[]) WITH ORDINALITY AS given(source, position) ORDER BY position
@@ -57,18 +69,6 @@ extension ResultStore {
                 }
                 registration.requeued = requeued.count
             }
-            let fresh = Self.bigintArray((added + requeued).map(\.id))
-            // Clips still queued have their jobs published again; only those marked fed need a write.
-            let resumed = try database.query("""
-                WITH queued AS (
-                    SELECT id, source, attempt, audio_fed OR video_fed AS fed FROM clips
-                    WHERE batch_id = $1 AND source = ANY($2::text[]) AND status = 'queued' AND id <> ALL($3::bigint[])
-                ), reset AS (
-                    UPDATE clips SET audio_fed = false, video_fed = false WHERE id IN (SELECT id FROM queued WHERE fed)
-                )
-                SELECT id, source, attempt FROM queued ORDER BY id
-                """, [batch, chunk, fresh]).map(Self.pendingClip)
-            registration.resumed = resumed.count
             registration.pending = added + requeued + resumed
             registration.skipped = sources.count - registration.pending.count
             return registration

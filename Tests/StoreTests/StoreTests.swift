@@ -42,9 +42,17 @@ struct StoreTests {
         let batch = try store.batch(named: "store-\(UUID().uuidString)")
         let first = try store.register(sources: ["/m/a.mp4", "/m/b.mp4"], batchID: batch, force: false)
         #expect(first.pending.count == 2 && first.added == 2)
-        // Still queued: a second submission publishes them again (an interrupted submission resumes).
+        // Still queued: a second submission counts them and leaves them where they are (waiting, or in the broker)...
+        try store.markFed(first.pending.map(\.id), stream: .audio)
         let resumed = try store.register(sources: ["/m/a.mp4", "/m/b.mp4"], batchID: batch, force: false)
         #expect(resumed.pending.count == 2 && resumed.resumed == 2 && resumed.added == 0)
+        func fed() throws -> Int64 {
+            try store.database.query("SELECT count(*) FILTER (WHERE audio_fed) AS n FROM clips WHERE batch_id = $1", [String(batch)])[0].int("n")
+        }
+        #expect(try fed() == 2)
+        // ... unless told to publish their jobs again (the broker lost its queues).
+        _ = try store.register(sources: ["/m/a.mp4", "/m/b.mp4"], batchID: batch, force: false, republish: true)
+        #expect(try fed() == 0)
         try store.record(result(first.pending[0], batch: batch, stream: .audio, label: .sad))
         try store.record(result(first.pending[0], batch: batch, stream: .video, label: .sad))
         let again = try store.register(sources: ["/m/a.mp4", "/m/b.mp4"], batchID: batch, force: false)

@@ -16,6 +16,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
         // C libraries, each behind one Swift module.
@@ -43,14 +46,24 @@ let package = Package(
             name: "Analysis",
             dependencies: ["Emotion", "Media", "Vision", .product(name: "Logging", package: "swift-log")]
         ),
+        // Metrics (swift-metrics with a Prometheus registry) and the /metrics, /healthz and /readyz endpoints.
+        .target(
+            name: "Observability",
+            dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "FlyingFox", package: "FlyingFox"),
+            ]
+        ),
         .target(
             name: "Pipeline",
-            dependencies: ["Analysis", "Emotion", "Media", "Messaging", "Store", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Analysis", "Emotion", "Media", "Messaging", "Observability", "Store",
+                           .product(name: "Logging", package: "swift-log"), .product(name: "CoreMetrics", package: "swift-metrics")]
         ),
         .target(
             name: "CommandSupport",
             dependencies: [
-                "Analysis", "Emotion", "Media", "Messaging", "Pipeline", "Store", "Vision",
+                "Analysis", "Emotion", "Media", "Messaging", "Observability", "Pipeline", "Store", "Vision",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -86,6 +99,7 @@ let package = Package(
         ),
         .testTarget(name: "MessagingTests", dependencies: ["Messaging", "Credentials", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Emotion", "TestSupport"]),
+        .testTarget(name: "ObservabilityTests", dependencies: ["Observability", .product(name: "Prometheus", package: "swift-prometheus")]),
         .testTarget(
             name: "PipelineTests",
             dependencies: ["Pipeline", "Messaging", "Store", "Emotion", "Media", "TestSupport",

@@ -11,11 +11,12 @@ extension AudioWorker {
         @OptionGroup var worker: WorkerOptions
         @OptionGroup var connection: BrokerOptions
         @OptionGroup var logging: LoggingOptions
+        @OptionGroup var metrics: MetricsOptions
 
         func run() throws {
             let directory = try models.resolve()
             let policy = worker.policy
-            try runWorker(stream: .audio, connection: connection, options: worker, logging: logging) {
+            try runWorker(stream: .audio, connection: connection, options: worker, logging: logging, metrics: metrics) {
                 try SpeechJobProcessor(modelsDirectory: directory, policy: policy)
             }
         }

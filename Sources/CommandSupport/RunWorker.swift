@@ -6,7 +6,7 @@ import Vision
 
 /// Runs a worker service until SIGTERM/SIGINT (or its job limit), as the worker executables' `run` commands do.
 public func runWorker(
-    stream: StreamKind, connection: BrokerOptions, options: WorkerOptions, logging: LoggingOptions,
+    stream: StreamKind, connection: BrokerOptions, options: WorkerOptions, logging: LoggingOptions, metrics: MetricsOptions,
     makeProcessor: @escaping @Sendable () throws -> any JobProcessor
 ) throws {
     let logger = logging.bootstrap("er-\(stream.rawValue)-worker")
@@ -16,6 +16,8 @@ public func runWorker(
         broker: try connection.broker(), stream: stream, concurrency: options.concurrency, prefetch: options.prefetch,
         shutdownGrace: .seconds(options.shutdownGrace), jobLimit: options.maxJobs, jobBudget: options.jobBudget)
     let service = WorkerService(configuration: configuration, logger: logger, makeProcessor: makeProcessor)
+    let status = try metrics.start(health: service.health, logger: logger)
+    defer { status?.stop() }
     let handlers = service.stop.installSignalHandlers()
     defer { handlers.forEach { $0.cancel() } }
     try service.run()

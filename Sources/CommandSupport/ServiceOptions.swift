@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Media
 import Messaging
+import Observability
 import Pipeline
 import Store
 
@@ -101,5 +102,28 @@ public struct WorkerOptions: ParsableArguments {
 
     public var policy: MediaPolicy {
         MediaPolicy(roots: mediaRoots, protocols: protocols.isEmpty ? ["file", "http", "https"] : protocols)
+    }
+}
+
+/// Where a long-running service serves its metrics and health (`/metrics`, `/healthz`, `/readyz`).
+public struct MetricsOptions: ParsableArguments {
+    @Option(name: .customLong("metrics-address"),
+            help: "Serve Prometheus metrics on /metrics and health on /healthz and /readyz at HOST:PORT (default: $ER_METRICS_ADDRESS; none when unset).")
+    public var address: String?
+
+    public init() {}
+
+    /// The address from the flag or `ER_METRICS_ADDRESS`, if any.
+    public var resolved: String? {
+        address ?? ProcessInfo.processInfo.environment["ER_METRICS_ADDRESS"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Bootstraps the Prometheus metrics backend and starts serving when an address is set; throws (a clear error
+    /// at start) when it cannot listen there.
+    public func start(health: ServiceHealth, logger: Logger) throws -> StatusServer? {
+        guard let address = resolved else { return nil }
+        let server = try StatusServer.startBlocking(address: address, registry: PrometheusMetrics.bootstrap(), health: health)
+        logger.info("serving metrics and health", metadata: ["address": "\(server.address)"])
+        return server
     }
 }

@@ -30,6 +30,7 @@ extension Coordinator {
 
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var logging: LoggingOptions
+        @OptionGroup var metrics: MetricsOptions
 
         func validate() throws {
             guard maxQueued > 0 else { throw ValidationError("--max-queued must be positive") }
@@ -52,6 +53,8 @@ extension Coordinator {
             }
             let service = FeederService(databaseURL: try connection.database(), brokerURL: try connection.broker(), options: options,
                                         interval: .milliseconds(Int(interval * 1000)), logger: logger)
+            let status = try metrics.start(health: service.health, logger: logger)
+            defer { status?.stop() }
             let handlers = service.stop.installSignalHandlers()
             defer { handlers.forEach { $0.cancel() } }
             service.run()

@@ -24,6 +24,7 @@ struct Fusion: ParsableCommand {
 
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var logging: LoggingOptions
+        @OptionGroup var metrics: MetricsOptions
 
         func run() throws {
             let logger = logging.bootstrap("er-fusion")
@@ -31,6 +32,8 @@ struct Fusion: ParsableCommand {
                 configuration: FusionConfiguration(broker: try connection.broker(), databaseURL: try connection.database(), prefetch: prefetch,
                                                    shutdownGrace: .seconds(shutdownGrace)),
                 logger: logger)
+            let status = try metrics.start(health: service.health, logger: logger)
+            defer { status?.stop() }
             let handlers = service.stop.installSignalHandlers()
             defer { handlers.forEach { $0.cancel() } }
             service.run()

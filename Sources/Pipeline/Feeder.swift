@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Media
 import Messaging
+import Observability
 import Store
 
 /// How a feeder bounds the broker's backlog and plans clips.
@@ -130,6 +131,7 @@ public final class Feeder {
             try publisher.waitForConfirms()
             return round
         }
+        PipelineMetrics.jobsFed(round.published, stream: stream)
         if round.clips + round.failed > 0 {
             logger.info("topped up", metadata: [
                 "stream": "\(stream.rawValue)", "ready_before": "\(round.readyBefore ?? 0)", "jobs": "\(round.published)",
@@ -162,6 +164,8 @@ public final class Feeder {
 /// away) it connects again with a growing delay, and what it had not committed is published again.
 public final class FeederService: @unchecked Sendable {
     public let stop = StopSignal()
+    /// Alive while the loop turns; ready while its last top-up reached the broker and the database.
+    public let health = ServiceHealth(dependencies: ["broker", "database"])
     let databaseURL: DatabaseURL
     let brokerURL: BrokerURL
     let options: FeederOptions
@@ -186,9 +190,13 @@ public final class FeederService: @unchecked Sendable {
                 if feeder == nil { logger.info("feeding", metadata: ["max_queued": "\(options.maxQueued)"]) }
                 feeder = current
                 _ = try current.topUp()
+                health.set("broker", connected: true)
+                health.set("database", connected: true)
                 backoff = .milliseconds(250)
                 pause(interval)
             } catch {
+                health.set("broker", connected: false)
+                health.set("database", connected: false)
                 logger.warning("top-up failed; connecting again", metadata: ["error": "\(error)", "retry_in": "\(backoff)"])
                 feeder = nil
                 pause(backoff)
@@ -201,6 +209,7 @@ public final class FeederService: @unchecked Sendable {
     private func pause(_ duration: Duration) {
         let deadline = ContinuousClock.now + duration
         while stop.count == 0, ContinuousClock.now < deadline {
+            health.beat()
             Thread.sleep(forTimeInterval: min(0.1, max(0, (deadline - ContinuousClock.now).timeInterval)))
         }
     }

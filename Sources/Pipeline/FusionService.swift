@@ -2,6 +2,7 @@ import Emotion
 import Foundation
 import Logging
 import Messaging
+import Observability
 import Store
 
 /// How Fusion runs.
@@ -38,6 +39,8 @@ public struct FusionConfiguration: Sendable {
 public final class FusionService: Sendable {
     public let configuration: FusionConfiguration
     public let stop = StopSignal()
+    /// Alive while the loop turns; ready while connected to the broker and the database (`/healthz`, `/readyz`).
+    public let health = ServiceHealth(dependencies: ["broker", "database"])
     let logger: Logger
     let connectBroker: @Sendable () throws -> any ResultBroker
     let connectStore: @Sendable () throws -> any ResultRecorder
@@ -73,7 +76,9 @@ public final class FusionService: Sendable {
         var machine = Machine(shutdownGrace: configuration.shutdownGrace)
         var broker: (any ResultBroker)?
         var store: (any ResultRecorder)?
+        var connectedBefore = false
         func lost(_ error: any Error) {
+            health.set("broker", connected: false)
             broker?.close()
             broker = nil
             let now = clock.now
@@ -83,6 +88,7 @@ public final class FusionService: Sendable {
             }
         }
         while true {
+            health.beat()
             machine.stopRequested(count: stop.count, now: clock.now)
             switch machine.nextStep(now: clock.now) {
             case .exit:
@@ -95,6 +101,14 @@ public final class FusionService: Sendable {
                     broker = try connectBroker()
                     machine.connected(now: clock.now)
                     logger.info("consuming results", metadata: ["broker": "\(configuration.broker)"])
+                    health.set("broker", connected: true)
+                    if connectedBefore { PipelineMetrics.brokerReconnected(service: "er-fusion") }
+                    connectedBefore = true
+                    // Ready means able to store: open the database now rather than at the first result.
+                    if store == nil {
+                        store = try? connectStore()
+                        health.set("database", connected: store != nil)
+                    }
                 } catch {
                     lost(error)
                 }
@@ -217,16 +231,22 @@ public final class FusionService: Sendable {
                 // result waits, unacknowledged, instead of being dead-lettered.
                 do {
                     store = try connectStore()
+                    health.set("database", connected: true)
                 } catch {
+                    health.set("database", connected: false)
                     logger.warning("cannot open the result store; retrying in \(backoff)", metadata: ["error": "\(error)"])
                     try wait(backoff)
                     backoff = min(backoff * 2, .seconds(10))
                     continue
                 }
             }
+            let started = ContinuousClock.now
             do {
                 if onlyIfMissing {
                     let recorded = try store!.recordUnlessPresent(result)
+                    if recorded {
+                        PipelineMetrics.resultStored(result, decision: nil, stored: true, seconds: (ContinuousClock.now - started).timeInterval)
+                    }
                     if recorded {
                         logger.debug("stored result", metadata: ["clip_id": "\(result.clipID)", "stream": "\(result.stream.rawValue)",
                                                                  "decision": "failed stream (\(result.error?.code ?? "-"))"])
@@ -234,11 +254,14 @@ public final class FusionService: Sendable {
                     return recorded
                 }
                 let decision = try store!.record(result)
+                PipelineMetrics.resultStored(result, decision: decision, stored: decision != nil,
+                                             seconds: (ContinuousClock.now - started).timeInterval)
                 logger.debug("stored result", metadata: ["clip_id": "\(result.clipID)", "stream": "\(result.stream.rawValue)",
                                                          "decision": "\(decision.map { "\($0)" } ?? "stale")"])
                 return true
             } catch let error as DatabaseError where error.isTransient {
                 store = nil
+                health.set("database", connected: false)
                 logger.warning("database unavailable; retrying in \(backoff)", metadata: ["error": "\(error)"])
                 try wait(backoff)
                 backoff = min(backoff * 2, .seconds(10))
@@ -255,6 +278,7 @@ extension FusionService {
     func keepAlive(_ broker: any ResultBroker, for duration: Duration, machine: inout Machine, clock: ContinuousClock) throws {
         let deadline = clock.now + duration
         while true {
+            health.beat()
             let now = clock.now
             guard now < deadline else { return }
             machine.stopRequested(count: stop.count, now: now)

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Media
 import Messaging
+import Observability
 
 /// How a worker runs.
 public struct WorkerConfiguration: Sendable {
@@ -45,6 +46,8 @@ public struct WorkerConfiguration: Sendable {
 public final class WorkerService: Sendable {
     public let configuration: WorkerConfiguration
     public let stop = StopSignal()
+    /// Alive while the broker loop turns; ready while connected to the broker (`/healthz`, `/readyz`).
+    public let health = ServiceHealth(dependencies: ["broker"])
     /// Set when the worker gives up on the jobs it holds: their media work stops at the next read.
     let abandon = StopSignal()
     let makeProcessor: @Sendable () throws -> any JobProcessor
@@ -100,6 +103,7 @@ public final class WorkerService: Sendable {
                 while let work = jobs.take() {
                     let deadline = MediaDeadline(budget: budget) { abandon.count > 0 }
                     let result = processor.process(work.job, worker: worker, deadline: deadline)
+                    PipelineMetrics.jobFinished(result)
                     done.put((work.id, result))
                 }
             }
@@ -137,6 +141,8 @@ struct BrokerLoop {
     var broker: (any JobBroker)?
     var logger: Logger { service.logger }
     let clock = ContinuousClock()
+    /// Whether a connection was made before (the next one is a reconnection).
+    var connectedBefore = false
 
     init(service: WorkerService, jobs: WorkQueue<Machine.Work>, done: WorkQueue<(Machine.WorkID, ResultMessage)>) {
         self.service = service
@@ -148,6 +154,8 @@ struct BrokerLoop {
     /// Runs until the machine says to exit; returns the number of jobs left to the broker.
     mutating func run() -> Int {
         while true {
+            service.health.beat()
+            PipelineMetrics.jobsInFlight(machine.inFlight, stream: service.configuration.stream)
             let now = clock.now
             let stops = service.stop.count
             if stops > machine.stopRequests {
@@ -173,6 +181,9 @@ struct BrokerLoop {
                                                         "prefetch": "\(service.configuration.prefetch)"])
                     let connectedAt = clock.now
                     perform { $0.connected(consuming: consuming, now: connectedAt) }
+                    service.health.set("broker", connected: true)
+                    if connectedBefore { PipelineMetrics.brokerReconnected(service: "er-\(service.configuration.stream.rawValue)-worker") }
+                    connectedBefore = true
                 } catch {
                     lostConnection(error)
                 }
@@ -201,6 +212,7 @@ struct BrokerLoop {
         switch event {
         case .delivery(let delivery):
             let configuration = service.configuration
+            if delivery.redelivered { PipelineMetrics.jobRedelivered(configuration.stream) }
             var job: JobMessage?
             do {
                 let decoded = try MessageCodec.decodeJob(delivery.body, limit: Topology.maximumMessageBytes)
@@ -265,6 +277,7 @@ struct BrokerLoop {
     mutating func lostConnection(_ error: any Error) {
         broker?.close()
         broker = nil
+        service.health.set("broker", connected: false)
         let now = clock.now
         let actions = machine.connectionLost(now: now)
         if case .wait(let delay) = machine.nextStep(now: now) {

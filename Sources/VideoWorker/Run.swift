@@ -12,12 +12,13 @@ extension VideoWorker {
         @OptionGroup var worker: WorkerOptions
         @OptionGroup var connection: BrokerOptions
         @OptionGroup var logging: LoggingOptions
+        @OptionGroup var metrics: MetricsOptions
 
         func run() throws {
             let directory = try models.resolve()
             let policy = worker.policy
             let frames = sampling.sampling
-            try runWorker(stream: .video, connection: connection, options: worker, logging: logging) {
+            try runWorker(stream: .video, connection: connection, options: worker, logging: logging, metrics: metrics) {
                 try FaceJobProcessor(modelsDirectory: directory, policy: policy, sampling: frames)
             }
         }

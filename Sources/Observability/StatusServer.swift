@@ -58,9 +58,10 @@ public final class StatusServer: Sendable {
     }
 
     /// Starts listening on `address` (`HOST:PORT`, an IPv4 host; port 0 picks a free one) and returns once it
-    /// listens. Throws `StatusServerError` for a malformed address or one it cannot listen on (in use, say), so that
-    /// a service never runs without the metrics it was asked for.
-    public static func start(address: String, registry: PrometheusCollectorRegistry, health: ServiceHealth) async throws -> StatusServer {
+    /// listens. Throws `StatusServerError` for a malformed address or one it cannot listen on (in use, say), or
+    /// when it does not listen within `timeout`, so that a service never runs without the metrics it was asked for.
+    public static func start(address: String, registry: PrometheusCollectorRegistry, health: ServiceHealth,
+                             timeout: Duration = .seconds(10)) async throws -> StatusServer {
         let (host, port) = try parse(address)
         let socketAddress: sockaddr_in
         do {
@@ -90,7 +91,7 @@ public final class StatusServer: Sendable {
                 failure.set(error)
             }
         }
-        let deadline = ContinuousClock.now + .seconds(5)
+        let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let error = failure.error {
                 throw StatusServerError(description: "cannot serve metrics on \(address): \(explain(error))")
@@ -101,7 +102,7 @@ public final class StatusServer: Sendable {
             try await Task.sleep(for: .milliseconds(10))
         }
         task.cancel()
-        throw StatusServerError(description: "cannot serve metrics on \(address): not listening after 5 s")
+        throw StatusServerError(description: "cannot serve metrics on \(address): not listening after \(timeout)")
     }
 
     /// `start` for synchronous callers (a command's `run()`): blocks this thread until the server listens. Not for

@@ -7,19 +7,25 @@ import Prometheus
 import Testing
 
 /// The status server on a loopback port: health, readiness, metrics, and a clear error for a port in use.
+/// Generous start timeouts: beside the other suites, blocking tests can hold every thread of the cooperative pool
+/// for a while (the services themselves run their loops on threads of their own).
 @Suite struct StatusServerTests {
+    static let patience: Duration = .seconds(120)
+
     /// `GET http://ADDRESS/PATH`: the status code and body.
     func get(_ address: String, _ path: String) async throws -> (status: Int, body: String) {
         let url = try #require(URL(string: "http://\(address)\(path)"))
-        let (data, response) = try await URLSession.shared.data(from: url)
+        var request = URLRequest(url: url)
+        request.timeoutInterval = 120
+        let (data, response) = try await URLSession.shared.data(for: request)
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
     }
 
     @Test func servesHealthReadinessAndMetrics() async throws {
         let registry = PrometheusCollectorRegistry()
         registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "er_test", unitName: "total", helpText: "a test counter"), labels: [("stream", "audio")]).increment(by: Int64(3))
-        let health = ServiceHealth(dependencies: ["broker", "database"])
-        let server = try await StatusServer.start(address: "127.0.0.1:0", registry: registry, health: health)
+        let health = ServiceHealth(dependencies: ["broker", "database"], stallLimit: Self.patience)
+        let server = try await StatusServer.start(address: "127.0.0.1:0", registry: registry, health: health, timeout: Self.patience)
         defer { server.stop() }
         #expect(try await get(server.address, "/healthz").status == 200)
         let notReady = try await get(server.address, "/readyz")
@@ -45,10 +51,12 @@ import Testing
 
     @Test func aPortInUseIsAnErrorAtStart() async throws {
         let registry = PrometheusCollectorRegistry()
-        let first = try await StatusServer.start(address: "127.0.0.1:0", registry: registry, health: ServiceHealth(dependencies: []))
+        let first = try await StatusServer.start(address: "127.0.0.1:0", registry: registry, health: ServiceHealth(dependencies: []),
+                                                   timeout: Self.patience)
         defer { first.stop() }
         await #expect {
-            try await StatusServer.start(address: first.address, registry: registry, health: ServiceHealth(dependencies: []))
+            try await StatusServer.start(address: first.address, registry: registry, health: ServiceHealth(dependencies: []),
+                                         timeout: Self.patience)
         } throws: { error in
             "\(error)".contains("in use")
         }

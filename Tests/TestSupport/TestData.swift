@@ -126,7 +126,9 @@ public enum TestData {
         _ = FileManager.default.createFile(atPath: empty.path, contents: Data())
         made["zero_byte"] = empty.path
 
-        var generator = SystemRandomNumberGenerator()
+        // Fixed bytes: some random draws happen to look like an MP3 frame to FFmpeg's probe (then the file reads as
+        // audio without video), so the draw is seeded.
+        var generator = SplitMix64(seed: 20_261_206)
         let random = folder.appendingPathComponent("random bytes.mp4")
         _ = FileManager.default.createFile(atPath: random.path, contents: Data((0..<65_536).map { _ in UInt8.random(in: 0...255, using: &generator) }))
         made["random_bytes"] = random.path
@@ -249,4 +251,21 @@ public enum TestStack {
 func require<Value>(_ value: Value?, _ message: String = "required value missing") throws -> Value {
     guard let value else { throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: message]) }
     return value
+}
+
+/// A seeded generator (SplitMix64), for test inputs that must be the same on every run.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }

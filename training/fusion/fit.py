@@ -5,7 +5,8 @@
 Inputs are `--predictions` files of the production evaluate commands (the Swift decoding, front ends and models):
 - speech: `er-audio-worker evaluate` on takes the speech model never heard: the out-of-fold predictions of its
   cross-validation fold models (`training/ser/production_eval.py` writes them; canonical protocol);
-- faces:  `er-video-worker evaluate-faces` on FER2013 PublicTest scored against the FER+ majority;
+- faces:  `er-video-worker evaluate-faces` on FER2013 PublicTest with the served head (the intended head of a
+  two-head face model, on the original labels);
 - face clips (optional, `--face-clips`): `er-video-worker evaluate` on labelled video clips the face model never
   saw (the shared RAVDESS clips: the face model is trained on FER2013 only).
 

@@ -39,9 +39,10 @@ public struct FeedRound: Sendable, Equatable {
 /// `maxQueued` ready jobs, so that the broker holds a bounded backlog whatever the batch size.
 ///
 /// One top-up of a stream runs in one database transaction: it takes the stream's turn (an advisory lock, so that
-/// several feeders never fill one queue twice over), reads the queue's depth, locks the next waiting clips (higher
-/// priority batches first), probes the ones not yet planned, publishes their jobs with publisher confirms and
-/// marks them fed. A feeder that dies before the commit leaves its clips waiting: the next top-up publishes them
+/// several feeders never fill one queue twice over), reads the queue's depth, reads the next waiting clips (higher
+/// priority batches first; no row locks, so Fusion never waits for a feeder and a feeder never passes a clip
+/// over), probes the ones not yet planned, publishes their jobs with publisher confirms and marks them fed (each
+/// only if still at the attempt it read). A feeder that dies before the commit leaves its clips waiting: the next top-up publishes them
 /// again, and results are idempotent, so nothing is lost and no clip is fused twice.
 /// Belongs to one thread (its database and broker connections are not shared).
 public final class Feeder {
@@ -85,7 +86,8 @@ public final class Feeder {
 
     /// Tops up one stream's queue to `maxQueued` ready jobs; logs what it published once committed.
     public func topUp(_ stream: StreamKind) throws -> FeedRound {
-        let round = try database.transaction { _ in
+        var unanswered: [(clip: Int64, reason: String)] = []
+        var round = try database.transaction { _ in
             var round = FeedRound()
             guard try store.takeFeedingTurn(for: stream) else { return round }
             let queue = Topology.jobQueue(stream.rawValue)
@@ -95,20 +97,21 @@ public final class Feeder {
             guard room > 0 else { return round }
             for batch in try store.batchesWaiting(for: stream) {
                 let batchPlan = try store.segmentPlan(batchID: batch) ?? options.plan
+                var after: Int64 = 0
                 var exhausted = false
                 while room > 0, !exhausted {
                     let limit = min(room, Self.selection)
-                    let clips = try store.waitingClips(for: stream, batchID: batch, limit: limit)
+                    let clips = try store.waitingClips(for: stream, batchID: batch, after: after, limit: limit)
                     exhausted = clips.count < limit
-                    var fed: [Int64] = []
+                    after = clips.last?.id ?? after
+                    var fed: [PendingClip] = []
                     for clip in clips where room > 0 {
                         let windows: [Segment?]
                         do {
                             let segments = try store.segmentPlan(clipID: clip.id) ?? plan(clip, batchPlan)
                             windows = segments.isEmpty ? [nil] : segments
                         } catch let error as MediaError where error.code == .timeout {
-                            try store.failUnprobed(clipID: clip.id, reason: "\(error.code.rawValue): \(error.reason)")
-                            round.failed += 1
+                            unanswered.append((clip.id, "\(error.code.rawValue): \(error.reason)"))
                             continue
                         }
                         for window in windows {
@@ -119,10 +122,9 @@ public final class Feeder {
                         }
                         room -= windows.count
                         round.published += windows.count
-                        fed.append(clip.id)
+                        fed.append(clip)
                     }
-                    // Marked in this transaction, so that the next query does not return them again; the commit
-                    // comes only after the broker confirmed every publish.
+                    // Marked in this transaction; the commit comes only after the broker confirmed every publish.
                     try store.markFed(fed, stream: stream)
                     round.clips += fed.count
                 }
@@ -131,6 +133,11 @@ public final class Feeder {
             try publisher.waitForConfirms()
             return round
         }
+        // Apart from the top-up, so that it never holds batch counters while Fusion waits for a clip it marked.
+        for (clip, reason) in unanswered {
+            try store.failUnprobed(clipID: clip, reason: reason)
+        }
+        round.failed = unanswered.count
         PipelineMetrics.jobsFed(round.published, stream: stream)
         if round.clips + round.failed > 0 {
             logger.info("topped up", metadata: [
@@ -145,6 +152,9 @@ public final class Feeder {
     /// A clip that cannot be probed is analysed whole: its workers then report why it fails. A source that does
     /// not answer throws `MediaError` `.timeout`.
     private func plan(_ clip: PendingClip, _ plan: SegmentPlan) throws -> [Segment] {
+        // Another stream's feeder may be planning it: wait for it, then use its plan.
+        try store.lockClip(clip.id)
+        if let planned = try store.segmentPlan(clipID: clip.id) { return planned }
         let duration: Double
         do {
             duration = try MediaFile(MediaSource(clip.source),

@@ -30,7 +30,7 @@ public func runResultLoad(clips: Int, batch: String, databaseURL: DatabaseURL, b
     while start < clips {
         let end = min(start + ResultStore.registrationChunk, clips)
         let chunk = try store.register(sources: (start..<end).map { "load://\(batch)/\($0).mp4" }, batchID: batchID, force: true).pending
-        for stream in StreamKind.allCases { try store.markFed(chunk.map(\.id), stream: stream) }
+        for stream in StreamKind.allCases { try store.markFed(chunk, stream: stream) }
         pending += chunk
         start = end
     }

@@ -220,6 +220,8 @@ struct BrokerLoop {
                     throw MessageDecodingError(reason: "a \(decoded.stream.rawValue) job on the \(configuration.stream.rawValue) queue")
                 }
                 job = decoded
+                logger.debug("received job", metadata: ["clip_id": "\(decoded.clipID)", "job_id": "\(decoded.jobID)",
+                                                        "delivery_tag": "\(delivery.deliveryTag)", "redelivered": "\(delivery.redelivered)"])
             } catch {
                 logger.error("dead-lettering a message that is not a valid job",
                              metadata: ["delivery_tag": "\(delivery.deliveryTag)", "reason": "\(error)"])

@@ -113,21 +113,32 @@ extension ResultStore {
         return try database.query("SELECT pg_try_advisory_xact_lock(4243, $1) AS taken", [String(key)]).first?["taken"] == "t"
     }
 
-    /// Up to `limit` clips of a batch whose `stream` jobs wait to be published, in registration order, locked
-    /// until the transaction ends (clips another transaction holds are passed over). Call inside a transaction.
-    public func waitingClips(for stream: StreamKind, batchID: Int64, limit: Int) throws -> [PendingClip] {
+    /// Up to `limit` clips of a batch whose `stream` jobs wait to be published, in registration order after clip
+    /// `after`. Takes no row locks (Fusion must never wait for a feeder): the stream's feeding turn keeps feeders
+    /// apart, and `markFed` checks the attempt each clip was read at.
+    public func waitingClips(for stream: StreamKind, batchID: Int64, after: Int64, limit: Int) throws -> [PendingClip] {
         try database.query("""
             SELECT id, source, attempt FROM clips
-            WHERE batch_id = $1 AND status = 'queued' AND NOT \(Self.fedColumn(stream))
-            ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
-            """, [String(batchID), String(limit)]).map(Self.pendingClip)
+            WHERE batch_id = $1 AND status = 'queued' AND NOT \(Self.fedColumn(stream)) AND id > $2
+            ORDER BY id LIMIT $3
+            """, [String(batchID), String(after), String(limit)]).map(Self.pendingClip)
     }
 
-    /// Records that the clips' `stream` jobs are in the broker.
-    public func markFed(_ clipIDs: [Int64], stream: StreamKind) throws {
-        guard !clipIDs.isEmpty else { return }
-        try database.query("UPDATE clips SET \(Self.fedColumn(stream)) = true WHERE id = ANY($1::bigint[])",
-                           [Self.bigintArray(clipIDs)])
+    /// Records that the clips' `stream` jobs are in the broker — each only if it is still at the attempt the jobs
+    /// carry (a clip queued again meanwhile by `submit --force` stays waiting, for its new attempt).
+    public func markFed(_ clips: [PendingClip], stream: StreamKind) throws {
+        guard !clips.isEmpty else { return }
+        try database.query("""
+            UPDATE clips SET \(Self.fedColumn(stream)) = true
+            FROM unnest($1::bigint[], $2::bigint[]) AS published(id, attempt)
+            WHERE clips.id = published.id AND clips.attempt = published.attempt
+            """, [Self.bigintArray(clips.map(\.id)), Self.bigintArray(clips.map { Int64($0.attempt) })])
+    }
+
+    /// Locks a clip's row until the transaction ends (before planning it, so that two feeders of different streams
+    /// do not plan one clip at once).
+    public func lockClip(_ clipID: Int64) throws {
+        try database.query("SELECT 1 FROM clips WHERE id = $1 FOR UPDATE", [String(clipID)])
     }
 
     /// Clips of a batch, or of every batch, still waiting for the stream's jobs to be published (counted through

@@ -43,7 +43,7 @@ struct StoreTests {
         let first = try store.register(sources: ["/m/a.mp4", "/m/b.mp4"], batchID: batch, force: false)
         #expect(first.pending.count == 2 && first.added == 2)
         // Still queued: a second submission counts them and leaves them where they are (waiting, or in the broker)...
-        try store.markFed(first.pending.map(\.id), stream: .audio)
+        try store.markFed(first.pending, stream: .audio)
         let resumed = try store.register(sources: ["/m/a.mp4", "/m/b.mp4"], batchID: batch, force: false)
         #expect(resumed.pending.count == 2 && resumed.resumed == 2 && resumed.added == 0)
         func fed() throws -> Int64 {

@@ -1,5 +1,6 @@
 import CoreMetrics
 import FlyingFox
+import FlyingSocks
 import Foundation
 import Prometheus
 
@@ -137,8 +138,8 @@ public final class StatusServer: Sendable {
     }
 
     static func explain(_ error: any Error) -> String {
-        let text = "\(error)"
-        return text.contains("98") || text.lowercased().contains("in use") ? "the address is already in use (\(text))" : text
+        if case SocketError.failed(_, let code, _) = error, code == EADDRINUSE { return "the address is already in use (\(error))" }
+        return "\(error)"
     }
 }
 

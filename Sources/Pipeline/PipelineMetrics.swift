@@ -27,9 +27,9 @@ enum PipelineMetrics {
         Counter(label: "er_jobs_redelivered_total", dimensions: [("stream", stream.rawValue)]).increment()
     }
 
-    /// Jobs held (received, not yet acknowledged): `er_jobs_in_flight{stream}`.
-    static func jobsInFlight(_ count: Int, stream: StreamKind) {
-        Gauge(label: "er_jobs_in_flight", dimensions: [("stream", stream.rawValue)]).record(count)
+    /// Jobs held (received, not yet acknowledged): `er_jobs_in_flight{stream}`. Made once per worker loop.
+    static func jobsInFlight(stream: StreamKind) -> Gauge {
+        Gauge(label: "er_jobs_in_flight", dimensions: [("stream", stream.rawValue)])
     }
 
     /// A service connected to the broker again after losing it: `er_broker_reconnects_total{service}`.

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Emotion
 import Foundation
 import Logging
@@ -143,19 +144,26 @@ struct BrokerLoop {
     let clock = ContinuousClock()
     /// Whether a connection was made before (the next one is a reconnection).
     var connectedBefore = false
+    let inFlightGauge: Gauge
+    /// The in-flight count last recorded, so that the gauge is written only when it changes.
+    var recordedInFlight = -1
 
     init(service: WorkerService, jobs: WorkQueue<Machine.Work>, done: WorkQueue<(Machine.WorkID, ResultMessage)>) {
         self.service = service
         self.jobs = jobs
         self.done = done
         machine = Machine(jobLimit: service.configuration.jobLimit, shutdownGrace: service.configuration.shutdownGrace)
+        inFlightGauge = PipelineMetrics.jobsInFlight(stream: service.configuration.stream)
     }
 
     /// Runs until the machine says to exit; returns the number of jobs left to the broker.
     mutating func run() -> Int {
         while true {
             service.health.beat()
-            PipelineMetrics.jobsInFlight(machine.inFlight, stream: service.configuration.stream)
+            if machine.inFlight != recordedInFlight {
+                recordedInFlight = machine.inFlight
+                inFlightGauge.record(recordedInFlight)
+            }
             let now = clock.now
             let stops = service.stop.count
             if stops > machine.stopRequests {

@@ -75,27 +75,30 @@ public final class Feeder {
         broker.close()
     }
 
-    /// Tops up every stream's queue once.
-    public func topUp() throws -> [StreamKind: FeedRound] {
+    /// Tops up every stream's queue once (with `batch`, from that batch only; see `topUp(_:batch:)`).
+    public func topUp(batch: Int64? = nil) throws -> [StreamKind: FeedRound] {
         var rounds: [StreamKind: FeedRound] = [:]
         for stream in StreamKind.allCases {
-            rounds[stream] = try topUp(stream)
+            rounds[stream] = try topUp(stream, batch: batch)
         }
         return rounds
     }
 
-    /// Tops up one stream's queue to `maxQueued` ready jobs; logs what it published once committed.
-    public func topUp(_ stream: StreamKind) throws -> FeedRound {
+    /// Tops up one stream's queue to `maxQueued` ready jobs; logs what it published once committed. With `batch`,
+    /// only that batch's clips are fed and the stream's turn is waited for (a submission feeding its own batch);
+    /// without, every batch's by priority, and a turn another feeder holds is left to it.
+    public func topUp(_ stream: StreamKind, batch only: Int64? = nil) throws -> FeedRound {
         var unanswered: [(clip: Int64, reason: String)] = []
         var round = try database.transaction { _ in
             var round = FeedRound()
-            guard try store.takeFeedingTurn(for: stream) else { return round }
+            guard try store.takeFeedingTurn(for: stream, wait: only != nil) else { return round }
             let queue = Topology.jobQueue(stream.rawValue)
             let ready = try broker.depth(of: queue, channel: Self.depthChannel).messages
             round.readyBefore = ready
             var room = options.maxQueued - ready
             guard room > 0 else { return round }
-            for batch in try store.batchesWaiting(for: stream) {
+            let batches = try only.map { [$0] } ?? store.batchesWaiting(for: stream)
+            for batch in batches {
                 let batchPlan = try store.segmentPlan(batchID: batch) ?? options.plan
                 var after: Int64 = 0
                 var exhausted = false

@@ -19,9 +19,10 @@ public struct SubmissionSummary: Sendable, Equatable {
     public var waiting: Int = 0
 }
 
-/// Registers clips in the database, a few thousand per statement, then tops the broker's job queues up once
-/// (`Feeder`): a batch that fits in `feeding.maxQueued` jobs per stream is published at once; the rest of a
-/// larger one waits in PostgreSQL for `er-coordinator feed`.
+/// Registers clips in the database, a few thousand per statement, then tops the broker's job queues up once from
+/// this batch (`Feeder`, waiting for a feeder that holds a stream's turn): a batch that fits in
+/// `feeding.maxQueued` jobs per stream is published at once; the rest of a larger one waits in PostgreSQL for
+/// `er-coordinator feed`.
 ///
 /// Resumable: clips that already have results are skipped unless `force`; clips registered by an interrupted
 /// submission (still queued) are fed as usual, and `republish` publishes again the jobs of queued clips already
@@ -49,7 +50,7 @@ public func submit(
     var summary = SubmissionSummary(batch: batch, batchID: batchID, found: sources.count, queued: queued, skipped: registration.skipped)
     guard queued > 0 else { return summary }
     let feeder = try Feeder(databaseURL: databaseURL, brokerURL: broker, options: feeding)
-    summary.failed = try feeder.topUp().values.reduce(0) { $0 + $1.failed }
+    summary.failed = try feeder.topUp(batch: batchID).values.reduce(0) { $0 + $1.failed }
     summary.queued -= summary.failed
     summary.waiting = try StreamKind.allCases.map { try store.waitingCount(for: $0, batch: batch) }.max() ?? 0
     return summary

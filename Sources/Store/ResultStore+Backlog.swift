@@ -106,11 +106,15 @@ extension ResultStore {
             """).map { try $0.int("id") }
     }
 
-    /// Takes the stream's feeding turn: `true` when no other feeder holds it. Held until the transaction ends;
-    /// call inside one.
-    public func takeFeedingTurn(for stream: StreamKind) throws -> Bool {
-        let key = StreamKind.allCases.firstIndex(of: stream) ?? 0
-        return try database.query("SELECT pg_try_advisory_xact_lock(4243, $1) AS taken", [String(key)]).first?["taken"] == "t"
+    /// Takes the stream's feeding turn: `true` when no other feeder holds it (with `wait`, once the holder is done).
+    /// Held until the transaction ends; call inside one.
+    public func takeFeedingTurn(for stream: StreamKind, wait: Bool = false) throws -> Bool {
+        let key = String(StreamKind.allCases.firstIndex(of: stream) ?? 0)
+        if wait {
+            try database.query("SELECT pg_advisory_xact_lock(4243, $1)", [key])
+            return true
+        }
+        return try database.query("SELECT pg_try_advisory_xact_lock(4243, $1) AS taken", [key]).first?["taken"] == "t"
     }
 
     /// Up to `limit` clips of a batch whose `stream` jobs wait to be published, in registration order after clip

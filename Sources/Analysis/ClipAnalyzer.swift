@@ -56,7 +56,21 @@ public final class ClipAnalyzer {
                 result.videoFailure = StreamFailure(error)
             }
         }
-        result.fused = fusion.fuse(audio: result.audio?.prediction, video: result.video?.prediction)
+        if var video = result.video, video.speakerStatus == .singleFace, let audio = result.audio {
+            // One face in view at a time: it is the speaker whenever there is speech (faces seen one after another
+            // share the speech by the frames they were seen in).
+            let speaks = audio.speech.isSpeech
+            let frames = Double(video.faces.map(\.frames).reduce(0, +))
+            video.faces = video.faces.map { face in
+                var face = face
+                face.speaking = speaks && frames > 0 ? (Double(face.frames) / frames * 1000).rounded() / 1000 : 0
+                return face
+            }
+            video.speaker = speaks ? video.track : nil
+            result.video = video
+        }
+        result.fused = fusion.fuse(audio: result.audio?.prediction, video: result.video?.prediction,
+                                   speakerVisible: result.video?.speakerStatus != .notVisible)
         return result
     }
 

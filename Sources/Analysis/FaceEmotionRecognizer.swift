@@ -19,8 +19,18 @@ public struct FaceAnalysis: Sendable, Codable, Equatable {
     public var faceHeightFraction: Double
     /// The clip's face in each frame where it was found (model outputs, detector score, size).
     public var frames: [FrameEvidence]
-    /// Seconds spent per stage: `decode`, `face_detection`, `alignment`, `inference`.
+    /// Seconds spent per stage: `decode`, `face_detection`, `alignment`, `inference`, and with several faces in view
+    /// `speaker_decode` and `speaker_inference`.
     public var timings: [String: Double]
+    /// Every face followed through the clip, each with its own result, in order of first appearance.
+    public var faces: [FaceTrackResult]
+    /// The track `prediction` comes from: the speaker's face, or (no speech, one face, no speaker model) the largest
+    /// and most persistent one.
+    public var track: Int
+    /// The track of the face that speaks most, `nil` when none in view does or it was not decided.
+    public var speaker: Int?
+    /// How the speaker was decided; `notVisible` means the voice belongs to nobody in view.
+    public var speakerStatus: SpeakerStatus
 }
 
 /// Facial emotion recognition: sampled gray frames (upright), YuNet faces tracked through the clip, landmark
@@ -34,6 +44,9 @@ public final class FaceEmotionRecognizer {
     public var search: FaceSearch
     /// How frame outputs become clip logits (the card's choice).
     public var aggregation: FrameAggregation
+    /// Decides which face speaks when several are in view (`nil`: the models are not installed).
+    public let speakers: ActiveSpeakerDetector?
+    private let presence: SpeechPresenceDetector
     private let detector: FaceDetector
     private let network: NeuralNetwork
     private let scale: Float
@@ -41,7 +54,9 @@ public final class FaceEmotionRecognizer {
 
     /// Loads the card (`fer.json` by default), its model and the face detector named by the card; `head` picks one
     /// of a multi-head model's heads (default: the card's served head).
-    public init(modelsDirectory directory: URL, cardFile: String = "fer.json", search: FaceSearch = .init(), head: String? = nil) throws {
+    /// The active speaker card (`asd.json`) is loaded when the directory has it.
+    public init(modelsDirectory directory: URL, cardFile: String = "fer.json", search: FaceSearch = .init(), head: String? = nil,
+                speakerCardFile: String = "asd.json") throws {
         card = try ModelCard.load(cardFile, in: directory)
         guard card.task == .face else {
             throw AnalysisError(.invalidModelCard, reason: "\(cardFile) describes a \(card.task.rawValue) model, not a face model")
@@ -62,6 +77,10 @@ public final class FaceEmotionRecognizer {
         self.search = search
         detector = try FaceDetector(onnxPath: directory.appendingPathComponent(alignment.detector).path)
         network = try NeuralNetwork(onnxPath: directory.appendingPathComponent(card.onnx).path)
+        let speakerCard = directory.appendingPathComponent(speakerCardFile)
+        speakers = FileManager.default.fileExists(atPath: speakerCard.path)
+            ? try ActiveSpeakerDetector(modelsDirectory: directory, cardFile: speakerCardFile) : nil
+        presence = try SpeechPresenceDetector()
     }
 
     /// Index of the output that maps to `neutral`, the baseline of the departure aggregations.
@@ -118,7 +137,8 @@ public final class FaceEmotionRecognizer {
         prediction(logits: try logits(forAligned: try alignedFace(inImage: image)))
     }
 
-    /// Decodes sampled frames of `source`, follows its faces and predicts the clip from its main face.
+    /// Decodes sampled frames of `source`, follows its faces, predicts each face's emotion and the clip's from the face
+    /// that speaks (where several faces are in view at once, the active speaker models decide, from the audio too).
     ///
     /// - Throws: `MediaError` for unreadable media, `StreamFailure` with code `no_face` when no sampled frame
     ///   shows a face, `VisionError`/`AnalysisError` for model failures.
@@ -134,8 +154,10 @@ public final class FaceEmotionRecognizer {
         var alignment = Duration.zero
         var inference = Duration.zero
         var evidence: [Int: [FrameEvidence]] = [:]
+        var paths: [Int: TrackPath] = [:]
         var sampled = 0
         var frameHeight = 0
+        var frameWidth = 0
         var videoOnly = options
         videoOnly.streams = [.video]
         let file = try MediaFile(source, options: videoOnly)
@@ -143,6 +165,7 @@ public final class FaceEmotionRecognizer {
         let decoded = try file.forEachFrame(sampling: sampling, range: range) { frame in
             sampled += 1
             frameHeight = frame.height
+            frameWidth = frame.width
             let image = GrayImage(width: frame.width, height: frame.height, pixels: frame.pixels)
             var mark = clock.now
             let faces = try tracker.faces(in: image)
@@ -155,17 +178,41 @@ public final class FaceEmotionRecognizer {
                 let logits = try logits(forAligned: crop)
                 inference += clock.now - mark
                 evidence[track, default: []].append(FrameEvidence(logits: logits, detectionScore: face.score, faceSize: face.height))
+                paths[track, default: TrackPath(track: track)].times.append(frame.timestamp)
+                paths[track]!.faces.append(face)
             }
             return true
         }
-        guard let primary = tracker.primary, let frames = evidence[primary.id], let logits = aggregation.clipLogits(frames, neutral: neutralIndex) else {
+        let faces = paths.values.sorted { $0.track < $1.track }.compactMap { path -> FaceTrackResult? in
+            guard let logits = aggregation.clipLogits(evidence[path.track] ?? [], neutral: neutralIndex) else { return nil }
+            return FaceTrackResult(track: path.track, box: path.medianBox(frameWidth: frameWidth, frameHeight: frameHeight),
+                                   start: path.start, end: path.end, frames: path.faces.count, speaking: nil,
+                                   prediction: prediction(logits: logits))
+        }
+        guard let primary = tracker.primary, faces.contains(where: { $0.track == primary.id }) else {
             throw StreamFailure(code: StreamFailure.noFace,
                                 reason: sampled == 0 ? "no frame was decoded" : "no face found in \(sampled) sampled frames")
         }
+        var timeline = SpeakerTimeline(status: .singleFace, speaker: nil, speaking: [:], presenceScore: nil, timings: [:])
+        let tracked = paths.values.filter { !$0.faces.isEmpty }
+        if let speakers, Self.overlapInTime(tracked) {
+            do {
+                timeline = try speakers.findSpeaker(in: source, range: range, options: options, paths: tracked) { [presence] in
+                    presence.evidence(for: $0).isSpeech
+                }
+            } catch let error as MediaError where error.code == .noAudioStream {
+                timeline.status = .unknown
+            }
+        } else if speakers == nil, tracked.count > 1 {
+            timeline.status = .unknown
+        }
+        let chosen = timeline.speaker ?? primary.id
+        let frames = evidence[chosen] ?? []
         let sizes = frames.map(\.faceSize).sorted()
         let total = clock.now - started
+        let speakerTime = timeline.timings.values.reduce(0, +)
         return FaceAnalysis(
-            prediction: prediction(logits: logits),
+            prediction: faces.first { $0.track == chosen }!.prediction,
             framesDecoded: decoded,
             framesSampled: sampled,
             facesFound: frames.count,
@@ -174,11 +221,29 @@ public final class FaceEmotionRecognizer {
             faceHeightFraction: frameHeight > 0 ? sizes[sizes.count / 2] / Double(frameHeight) : 0,
             frames: frames,
             timings: [
-                "decode": (total - detection - alignment - inference).seconds,
+                "decode": (total - detection - alignment - inference).seconds - speakerTime,
                 "face_detection": detection.seconds,
                 "alignment": alignment.seconds,
                 "inference": inference.seconds,
-            ]
+            ].merging(timeline.timings) { $1 },
+            faces: faces.map { face in
+                var face = face
+                if timeline.status == .detected || timeline.status == .notVisible {
+                    face.speaking = ((timeline.speaking[face.track] ?? 0) * 1000).rounded() / 1000
+                }
+                return face
+            },
+            track: chosen,
+            speaker: timeline.speaker,
+            speakerStatus: timeline.status
         )
+    }
+
+    /// Whether two of the tracks were in view together for at least two sampled frames' time.
+    static func overlapInTime(_ paths: [TrackPath]) -> Bool {
+        for (index, a) in paths.enumerated() {
+            for b in paths[(index + 1)...] where min(a.end, b.end) - max(a.start, b.start) >= 0.3 { return true }
+        }
+        return false
     }
 }

@@ -96,6 +96,23 @@ int cvb_net_forward(cvb_net *net, const float *input, const int *shape, int dims
     });
 }
 
+int cvb_net_forward_named(cvb_net *net, int count, const char *const *names, const float *const *inputs,
+                          const int *shapes, const int *dims, float *output, int capacity, cvb_status *status) {
+    return guard_call<int>(status, -1, [&]() -> int {
+        const int *shape = shapes;
+        for (int i = 0; i < count; ++i) {
+            cv::Mat blob(dims[i], shape, CV_32F, const_cast<float *>(inputs[i]));
+            net->net.setInput(blob, names[i]);
+            shape += dims[i];
+        }
+        cv::Mat result = net->net.forward();
+        if (!result.isContinuous()) result = result.clone();
+        int total = static_cast<int>(result.total());
+        std::memcpy(output, result.ptr<float>(), sizeof(float) * static_cast<size_t>(std::min(total, capacity)));
+        return total;
+    });
+}
+
 int cvb_yunet_detect(cvb_net *net, const uint8_t *pixels, int width, int height, int stride,
                      int input_width, int input_height, double score_threshold, double nms_threshold,
                      cvb_face *found, int capacity, cvb_status *status) {
@@ -220,6 +237,24 @@ int cvb_warp_face(const uint8_t *pixels, int width, int height, int stride, cons
         cv::Mat destination(size, size, CV_8UC1, out);
         cv::warpAffine(source, destination, cv::Mat(m), cv::Size(size, size), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
         if (destination.data != out) CV_Error(cv::Error::StsInternal, "warpAffine reallocated its output");
+        return 0;
+    });
+}
+
+int cvb_crop_centre(const uint8_t *pixels, int width, int height, int stride, int x0, int y0, int x1, int y1,
+                    int pad_value, int resize, int size, uint8_t *out, cvb_status *status) {
+    return guard_call<int>(status, -1, [&]() -> int {
+        if (x1 <= x0 || y1 <= y0 || size <= 0 || size > resize) CV_Error(cv::Error::StsBadArg, "empty crop");
+        cv::Mat image = borrow_gray(pixels, width, height, stride);
+        cv::Mat region(y1 - y0, x1 - x0, CV_8UC1, cv::Scalar(pad_value));
+        cv::Rect inside = cv::Rect(x0, y0, x1 - x0, y1 - y0) & cv::Rect(0, 0, width, height);
+        if (inside.area() > 0) image(inside).copyTo(region(inside - cv::Point(x0, y0)));
+        cv::Mat resized;
+        cv::resize(region, resized, cv::Size(resize, resize), 0, 0, cv::INTER_LINEAR);
+        int offset = (resize - size) / 2;
+        cv::Mat destination(size, size, CV_8UC1, out);
+        resized(cv::Rect(offset, offset, size, size)).copyTo(destination);
+        if (destination.data != out) CV_Error(cv::Error::StsInternal, "copyTo reallocated its output");
         return 0;
     });
 }

@@ -77,7 +77,18 @@ struct AnalyzeLine: Encodable {
         var label: String
         var confidence: Float
         var basis: String
+        var reason: String?
         var probabilities: [String: Float]
+    }
+    /// One face track.
+    struct Face: Encodable {
+        var track: Int
+        var box: [Double]
+        var start: Double
+        var end: Double
+        var frames: Int
+        var speaking: Double?
+        var video: Stream
     }
 
     var file: String
@@ -87,9 +98,28 @@ struct AnalyzeLine: Encodable {
     var error: StreamFailure?
     var framesSampled: Int?
     var facesFound: Int?
+    var faces: [Face]?
+    /// The speaking face's track (encoded as `null` when none in view speaks).
+    var speaker: Int?
+    var speakerStatus: String?
 
     enum CodingKeys: String, CodingKey {
-        case file, audio, video, fused, error, framesSampled = "frames_sampled", facesFound = "faces_found"
+        case file, audio, video, fused, error, framesSampled = "frames_sampled", facesFound = "faces_found", faces, speaker
+        case speakerStatus = "speaker_status"
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(file, forKey: .file)
+        try container.encode(audio, forKey: .audio)
+        try container.encode(video, forKey: .video)
+        try container.encodeIfPresent(fused, forKey: .fused)
+        try container.encodeIfPresent(error, forKey: .error)
+        try container.encodeIfPresent(framesSampled, forKey: .framesSampled)
+        try container.encodeIfPresent(facesFound, forKey: .facesFound)
+        try container.encode(faces ?? [], forKey: .faces)
+        try container.encode(speaker, forKey: .speaker)
+        try container.encodeIfPresent(speakerStatus, forKey: .speakerStatus)
     }
 
     init(_ result: ClipAnalysis) {
@@ -105,7 +135,13 @@ struct AnalyzeLine: Encodable {
         audio = stream(result.audio?.prediction, result.audioFailure)
         video = stream(result.video?.prediction, result.videoFailure)
         fused = result.fused.map { Fused(label: $0.label.rawValue, confidence: $0.confidence, basis: $0.basis.rawValue,
-                                         probabilities: named($0.probabilities)) }
+                                         reason: $0.reason, probabilities: named($0.probabilities)) }
+        faces = result.video?.faces.map {
+            Face(track: $0.track, box: $0.box, start: $0.start, end: $0.end, frames: $0.frames, speaking: $0.speaking,
+                 video: stream($0.prediction, nil))
+        }
+        speaker = result.video?.speaker
+        speakerStatus = result.video?.speakerStatus.rawValue
         error = result.failure
         framesSampled = result.video?.framesSampled
         facesFound = result.video?.facesFound

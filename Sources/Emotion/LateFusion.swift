@@ -18,11 +18,14 @@ public struct FusedPrediction: Sendable, Equatable, Codable {
     /// With both streams: how far apart their (calibrated) answers are, 0 (the same distribution) to 1 (no label
     /// both find possible); `1 - sum(sqrt(p_audio * p_video))`, one minus the Bhattacharyya coefficient.
     public var disagreement: Float?
+    /// Why a stream was left out although it answered, e.g. `speaker_not_visible`: the voice belongs to nobody in view.
+    public var reason: String?
 
-    public init(probabilities: [Float], basis: FusionBasis, disagreement: Float? = nil) {
+    public init(probabilities: [Float], basis: FusionBasis, disagreement: Float? = nil, reason: String? = nil) {
         self.probabilities = probabilities
         self.basis = basis
         self.disagreement = disagreement
+        self.reason = reason
     }
 
     /// Whether voice and face disagree strongly (`disagreement` at least `LateFusion.strongDisagreement`): the
@@ -63,8 +66,15 @@ public struct LateFusion: Sendable, Equatable {
     /// (`Models/FUSION.md`), and weighed like a voice they pull a right voice down.
     public static let minimumFaceConfidence: Float = 0.6
 
-    /// Fuses whatever streams are present; `nil` when neither is.
-    public func fuse(audio: StreamPrediction?, video: StreamPrediction?) -> FusedPrediction? {
+    /// `FusedPrediction.reason` when the voice belongs to nobody in view and no face is fused with it.
+    public static let speakerNotVisible = "speaker_not_visible"
+
+    /// Fuses whatever streams are present; `nil` when neither is. With `speakerVisible` false (several faces in view,
+    /// none of them speaking: a voice-over) a voice is not fused with any face.
+    public func fuse(audio: StreamPrediction?, video: StreamPrediction?, speakerVisible: Bool = true) -> FusedPrediction? {
+        if !speakerVisible, let audio {
+            return FusedPrediction(probabilities: audio.probabilities, basis: .audioOnly, reason: Self.speakerNotVisible)
+        }
         switch (audio, video) {
         case (nil, nil):
             return nil

@@ -28,6 +28,26 @@ public struct GrayImage: Sendable, Equatable {
                   pixels: Array(UnsafeBufferPointer(start: buffer, count: Int(width) * Int(height))))
     }
 
+    /// The centre `size` x `size` of the region `box` (which may run off the image, where `padValue` fills)
+    /// resized to `resize` x `resize` with bilinear interpolation. The corresponding C++ calls are `cv::resize` and
+    /// a copy of the centre.
+    public func centreCrop(of box: Box, padValue: UInt8, resize: Int, size: Int) throws(VisionError) -> GrayImage {
+        guard box.width > 0, box.height > 0, size > 0, size <= resize else {
+            throw VisionError(.operationFailed, reason: "cannot crop \(size) px from a \(box.width)x\(box.height) region resized to \(resize)")
+        }
+        var out = [UInt8](repeating: 0, count: size * size)
+        var status = cvb_status.ok
+        let result = pixels.withUnsafeBufferPointer { source in
+            out.withUnsafeMutableBufferPointer { destination in
+                cvb_crop_centre(source.baseAddress, Int32(width), Int32(height), Int32(width), Int32(box.x), Int32(box.y),
+                                Int32(box.x + box.width), Int32(box.y + box.height), Int32(padValue), Int32(resize),
+                                Int32(size), destination.baseAddress, &status)
+            }
+        }
+        guard result == 0 else { throw status.error(.operationFailed, context: "centre crop") }
+        return GrayImage(width: size, height: size, pixels: out)
+    }
+
     /// The image with `pad` pixels of `value` added on every side.
     public func padded(by pad: Int, value: UInt8) -> GrayImage {
         let paddedWidth = width + 2 * pad

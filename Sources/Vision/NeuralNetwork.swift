@@ -1,4 +1,5 @@
 internal import CVBridge
+import Foundation
 
 /// An ONNX model run by OpenCV's DNN module. The corresponding C++ type is `cv::dnn::Net`.
 ///
@@ -41,6 +42,41 @@ public final class NeuralNetwork {
         }
         guard count >= 0 else { throw status.error(.inferenceFailed, context: path) }
         return Array(output.prefix(Int(count)))
+    }
+
+    /// Runs the network on several named float32 tensors and returns its first output, flattened.
+    public func forward(_ inputs: [(name: String, values: [Float], shape: [Int])]) throws(VisionError) -> [Float] {
+        for input in inputs where input.shape.isEmpty || input.shape.reduce(1, *) != input.values.count {
+            throw VisionError(.inferenceFailed, reason: "input '\(input.name)' has \(input.values.count) values, shape \(input.shape) needs \(input.shape.reduce(1, *))")
+        }
+        let shapes = inputs.flatMap { $0.shape.map { Int32($0) } }
+        let dims = inputs.map { Int32($0.shape.count) }
+        var status = cvb_status.ok
+        var count = runNamed(inputs, shapes, dims, &status)
+        if count > output.count {
+            output = [Float](repeating: 0, count: Int(count))
+            count = runNamed(inputs, shapes, dims, &status)
+        }
+        guard count >= 0 else { throw status.error(.inferenceFailed, context: path) }
+        return Array(output.prefix(Int(count)))
+    }
+
+    private func runNamed(_ inputs: [(name: String, values: [Float], shape: [Int])], _ shapes: [Int32], _ dims: [Int32],
+                          _ status: inout cvb_status) -> Int32 {
+        let names = inputs.map { strdup($0.name) }
+        defer { names.forEach { free($0) } }
+        let buffers = inputs.map { input in
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: input.values.count)
+            buffer.initialize(from: input.values, count: input.values.count)
+            return buffer
+        }
+        defer { buffers.forEach { $0.deallocate() } }
+        let namePointers: [UnsafePointer<CChar>?] = names.map { $0.map { UnsafePointer($0) } }
+        let inputPointers: [UnsafePointer<Float>?] = buffers.map { UnsafePointer($0) }
+        return output.withUnsafeMutableBufferPointer { out in
+            cvb_net_forward_named(net, Int32(inputs.count), namePointers, inputPointers, shapes, dims,
+                                  out.baseAddress, Int32(out.count), &status)
+        }
     }
 
     private func run(_ input: [Float], _ dims: [Int32], _ status: inout cvb_status) -> Int32 {

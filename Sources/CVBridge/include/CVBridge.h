@@ -25,6 +25,11 @@ void cvb_net_free(cvb_net *net);
 int cvb_net_forward(cvb_net *net, const float *input, const int *shape, int dims,
                     float *output, int capacity, cvb_status *status);
 
+/// Runs a network with several named float32 inputs (`count` of them; input `i` has `dims[i]` dimensions, listed
+/// one after another in `shapes`); writes the first output like `cvb_net_forward`.
+int cvb_net_forward_named(cvb_net *net, int count, const char *const *names, const float *const *inputs,
+                          const int *shapes, const int *dims, float *output, int capacity, cvb_status *status);
+
 /// One face found by the YuNet detector, in the searched image's pixel coordinates.
 typedef struct cvb_face {
     double x, y, width, height;
@@ -47,6 +52,12 @@ int cvb_yunet_detect(cvb_net *net, const uint8_t *pixels, int width, int height,
 /// INTER_AREA, then `cv::warpAffine` (INTER_LINEAR, BORDER_REPLICATE) writes `out` (`size * size` bytes).
 int cvb_warp_face(const uint8_t *pixels, int width, int height, int stride, const double *matrix, int size,
                   uint8_t *out, cvb_status *status);
+
+/// The region `[x0, x1) x [y0, y1)` of an 8-bit gray image (integer pixel bounds that may run off the image,
+/// where `pad_value` fills), resized to `resize` x `resize` (INTER_LINEAR), whose centre `size` x `size` is
+/// written to `out`: the crop the active speaker models were trained on.
+int cvb_crop_centre(const uint8_t *pixels, int width, int height, int stride, int x0, int y0, int x1, int y1,
+                    int pad_value, int resize, int size, uint8_t *out, cvb_status *status);
 
 /// Reads an image file as 8-bit gray. On success `*pixels` is malloc'd (free with `cvb_free`).
 int cvb_read_gray(const char *path, uint8_t **pixels, int *width, int *height, cvb_status *status);

@@ -24,6 +24,9 @@ extension Coordinator {
         @Flag(help: "Export one row per window of the batch's long clips (segment_emotions) instead of one per clip.")
         var segments = false
 
+        @Flag(help: "Export one row per face track (face_emotions): each face's own emotion and whether it speaks.")
+        var faces = false
+
         @OptionGroup var connection: ConnectionOptions
 
         func run() throws {
@@ -64,16 +67,23 @@ extension Coordinator {
                 }
                 try sink?.write(contentsOf: Data(text.utf8))
             }
-            let count = segments ? try store.forEachSegment(batch: batch, write) : try store.forEachClip(batch: batch, write)
+            let count = faces ? try store.forEachFace(batch: batch, write)
+                : segments ? try store.forEachSegment(batch: batch, write) : try store.forEachClip(batch: batch, write)
             try sink?.close()
             guard count > 0 else {
-                throw ValidationError(segments ? "no split clips in batch \(batch)" : "no clips in batch \(batch)")
+                throw ValidationError(faces ? "no face tracks in batch \(batch)"
+                                      : segments ? "no split clips in batch \(batch)" : "no clips in batch \(batch)")
             }
+        }
+
+        func validate() throws {
+            if faces && segments { throw ValidationError("--faces and --segments are different exports: give one") }
         }
 
         /// The columns of the table format.
         var shownColumns: [String] {
-            segments
+            faces ? ["path", "segment_index", "track", "is_speaker", "speaking", "label", "confidence", "start_seconds", "end_seconds"]
+            : segments
                 ? ["path", "segment_index", "start_seconds", "end_seconds", "fused_label", "audio_label", "video_label", "error"]
                 : ["path", "status", "fused_label", "fused_confidence", "streams_disagree", "audio_label", "video_label", "faces_found", "error"]
         }

@@ -5,12 +5,16 @@ public struct StreamState: Sendable, Equatable {
     public var fusionWeight: Double
     /// `code: reason` when there is no prediction.
     public var error: String?
+    /// Video: whether the voice may be fused with this face (false when several faces are in view and none speaks).
+    public var speakerVisible: Bool
 
-    public init(outcome: StreamOutcome, prediction: StreamPrediction?, fusionWeight: Double, error: String?) {
+    public init(outcome: StreamOutcome, prediction: StreamPrediction?, fusionWeight: Double, error: String?,
+                speakerVisible: Bool = true) {
         self.outcome = outcome
         self.prediction = prediction
         self.fusionWeight = fusionWeight
         self.error = error
+        self.speakerVisible = speakerVisible
     }
 }
 
@@ -36,7 +40,9 @@ public enum ClipDecision: Sendable, Equatable {
             return .failed(reason: reasons.joined(separator: "; "))
         }
         let fusion = LateFusion(audioWeight: max(audio.fusionWeight, 1e-3), videoWeight: max(video.fusionWeight, 1e-3))
-        guard let fused = fusion.fuse(audio: audioPrediction, video: videoPrediction) else { return .waiting }
+        guard let fused = fusion.fuse(audio: audioPrediction, video: videoPrediction, speakerVisible: video.speakerVisible) else {
+            return .waiting
+        }
         return .fused(fused)
     }
 }

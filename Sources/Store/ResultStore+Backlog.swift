@@ -164,8 +164,19 @@ extension ResultStore {
             SELECT clip_id, path, status, fused_label, fused_confidence, fused_basis, streams_disagree, disagreement,
                    audio_label, audio_confidence, video_label, video_confidence, frames_sampled, faces_found, faces_seen,
                    rotation, face_height, duration_seconds, segment_count, dominant_label, dominant_share,
-                   disagreement_share, error
+                   disagreement_share, speaker, speaker_status, fused_reason, error
             FROM clip_emotions WHERE batch = $1 ORDER BY path
+            """, [name], fetch: fetch, body)
+    }
+
+    /// Every face track of a batch's clips (`face_emotions`), ordered by path, window and track, streamed like
+    /// `forEachClip`; returns the number of rows.
+    @discardableResult
+    public func forEachFace(batch name: String, fetch: Int = 2000, _ body: ([Row]) throws -> Void) throws -> Int {
+        try database.cursor("""
+            SELECT clip_id, path, segment_index, track, is_speaker, speaking, label, confidence, start_seconds,
+                   end_seconds, frames, box_x, box_y, box_width, box_height, probabilities
+            FROM face_emotions WHERE batch = $1 ORDER BY path, segment_index, track
             """, [name], fetch: fetch, body)
     }
 

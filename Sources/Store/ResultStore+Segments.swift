@@ -47,16 +47,17 @@ extension ResultStore {
         try database.query("""
             INSERT INTO segment_results (clip_id, segment_index, stream, outcome, label, confidence, probabilities,
                 model_labels, logits, model, model_sha256, fusion_weight, frames_sampled, faces_found, error_code, error,
-                timings, worker, job_id, attempt, faces_seen)
+                timings, worker, job_id, attempt, faces_seen, speaker, speaker_status)
             VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11, $12, $13, $14, $15, $16, $17::jsonb,
-                $18, $19::uuid, $20, $21)
+                $18, $19::uuid, $20, $21, $22, $23)
             ON CONFLICT (clip_id, segment_index, stream) DO UPDATE SET
                 outcome = EXCLUDED.outcome, label = EXCLUDED.label, confidence = EXCLUDED.confidence,
                 probabilities = EXCLUDED.probabilities, model_labels = EXCLUDED.model_labels, logits = EXCLUDED.logits,
                 model = EXCLUDED.model, model_sha256 = EXCLUDED.model_sha256, fusion_weight = EXCLUDED.fusion_weight,
                 frames_sampled = EXCLUDED.frames_sampled, faces_found = EXCLUDED.faces_found, error_code = EXCLUDED.error_code,
                 error = EXCLUDED.error, timings = EXCLUDED.timings, worker = EXCLUDED.worker, job_id = EXCLUDED.job_id,
-                attempt = EXCLUDED.attempt, received_at = now(), faces_seen = EXCLUDED.faces_seen
+                attempt = EXCLUDED.attempt, received_at = now(), faces_seen = EXCLUDED.faces_seen,
+                speaker = EXCLUDED.speaker, speaker_status = EXCLUDED.speaker_status
             """, [
                 clip, index, result.stream.rawValue, result.outcome.rawValue, prediction?.label.rawValue,
                 prediction.map { String($0.confidence) }, prediction.map { Self.json(probabilities: $0.probabilities) },
@@ -65,9 +66,11 @@ extension ResultStore {
                 result.framesSampled.map(String.init), result.facesFound.map(String.init),
                 result.error?.code, result.error?.reason, Self.json(result.timings), result.worker,
                 result.jobID.uuidString, String(result.attempt), result.facesSeen.map(String.init),
+                result.speaker.map(String.init), result.speakerStatus,
             ])
+        try storeFaceTracks(result, segmentIndex: segment.index)
         let states = try database.query("""
-            SELECT stream, outcome, model_labels, logits, probabilities, fusion_weight, error_code, error
+            SELECT stream, outcome, model_labels, logits, probabilities, fusion_weight, error_code, error, speaker_status
             FROM segment_results WHERE clip_id = $1 AND segment_index = $2
             """, [clip, index])
         let decision = ClipDecision.decide(
@@ -80,14 +83,15 @@ extension ResultStore {
         case .fused(let fused):
             try database.query("""
                 INSERT INTO segment_fused (clip_id, segment_index, label, confidence, probabilities, basis, error,
-                    disagreement, streams_disagree)
-                VALUES ($1, $2, $3, $4, $5::jsonb, $6, NULL, $7, $8)
+                    disagreement, streams_disagree, reason)
+                VALUES ($1, $2, $3, $4, $5::jsonb, $6, NULL, $7, $8, $9)
                 ON CONFLICT (clip_id, segment_index) DO UPDATE SET label = EXCLUDED.label, confidence = EXCLUDED.confidence,
                     probabilities = EXCLUDED.probabilities, basis = EXCLUDED.basis, error = NULL,
-                    disagreement = EXCLUDED.disagreement, streams_disagree = EXCLUDED.streams_disagree, fused_at = now()
+                    disagreement = EXCLUDED.disagreement, streams_disagree = EXCLUDED.streams_disagree,
+                    reason = EXCLUDED.reason, fused_at = now()
                 """, [clip, index, fused.label.rawValue, String(fused.confidence), Self.json(probabilities: fused.probabilities),
                       fused.basis.rawValue, fused.disagreement.map { String($0) },
-                      fused.disagreement.map { _ in fused.streamsDisagree ? "true" : "false" }])
+                      fused.disagreement.map { _ in fused.streamsDisagree ? "true" : "false" }, fused.reason])
         case .failed(let reason):
             try database.query("""
                 INSERT INTO segment_fused (clip_id, segment_index, label, confidence, probabilities, basis, error)

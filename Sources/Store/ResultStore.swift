@@ -75,9 +75,9 @@ public struct ResultStore {
             try database.query("""
                 INSERT INTO stream_results (clip_id, stream, outcome, label, confidence, probabilities, model_labels, logits,
                     model, model_sha256, fusion_weight, frames_decoded, frames_sampled, faces_found, media_seconds,
-                    error_code, error, timings, worker, job_id, attempt, faces_seen, rotation, face_height)
+                    error_code, error, timings, worker, job_id, attempt, faces_seen, rotation, face_height, speaker, speaker_status)
                 VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                    $18::jsonb, $19, $20::uuid, $21, $22, $23, $24)
+                    $18::jsonb, $19, $20::uuid, $21, $22, $23, $24, $25, $26)
                 ON CONFLICT (clip_id, stream) DO UPDATE SET
                     outcome = EXCLUDED.outcome, label = EXCLUDED.label, confidence = EXCLUDED.confidence,
                     probabilities = EXCLUDED.probabilities, model_labels = EXCLUDED.model_labels, logits = EXCLUDED.logits,
@@ -86,7 +86,8 @@ public struct ResultStore {
                     faces_found = EXCLUDED.faces_found, media_seconds = EXCLUDED.media_seconds,
                     error_code = EXCLUDED.error_code, error = EXCLUDED.error, timings = EXCLUDED.timings,
                     worker = EXCLUDED.worker, job_id = EXCLUDED.job_id, attempt = EXCLUDED.attempt, received_at = now(),
-                    faces_seen = EXCLUDED.faces_seen, rotation = EXCLUDED.rotation, face_height = EXCLUDED.face_height
+                    faces_seen = EXCLUDED.faces_seen, rotation = EXCLUDED.rotation, face_height = EXCLUDED.face_height,
+                    speaker = EXCLUDED.speaker, speaker_status = EXCLUDED.speaker_status
                 """, [
                     String(result.clipID), result.stream.rawValue, result.outcome.rawValue,
                     prediction?.label.rawValue, prediction.map { String($0.confidence) },
@@ -97,7 +98,9 @@ public struct ResultStore {
                     result.mediaSeconds.map { String($0) }, result.error?.code, result.error?.reason,
                     Self.json(result.timings), result.worker, result.jobID.uuidString, String(result.attempt),
                     result.facesSeen.map(String.init), result.rotation.map(String.init), result.faceHeight.map { String($0) },
+                    result.speaker.map(String.init), result.speakerStatus,
                 ])
+            try storeFaceTracks(result, segmentIndex: 0)
             let decision = ClipDecision.decide(
                 audio: try streamState(clipID: result.clipID, stream: .audio),
                 video: try streamState(clipID: result.clipID, stream: .video)
@@ -107,14 +110,15 @@ public struct ResultStore {
                 break
             case .fused(let fused):
                 try database.query("""
-                    INSERT INTO fused_results (clip_id, label, confidence, probabilities, basis, disagreement, streams_disagree)
-                    VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)
+                    INSERT INTO fused_results (clip_id, label, confidence, probabilities, basis, disagreement, streams_disagree, reason)
+                    VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8)
                     ON CONFLICT (clip_id) DO UPDATE SET label = EXCLUDED.label, confidence = EXCLUDED.confidence,
                         probabilities = EXCLUDED.probabilities, basis = EXCLUDED.basis, disagreement = EXCLUDED.disagreement,
-                        streams_disagree = EXCLUDED.streams_disagree, fused_at = now()
+                        streams_disagree = EXCLUDED.streams_disagree, reason = EXCLUDED.reason, fused_at = now()
                     """, [String(result.clipID), fused.label.rawValue, String(fused.confidence),
                           Self.json(probabilities: fused.probabilities), fused.basis.rawValue,
-                          fused.disagreement.map { String($0) }, fused.disagreement.map { _ in fused.streamsDisagree ? "true" : "false" }])
+                          fused.disagreement.map { String($0) }, fused.disagreement.map { _ in fused.streamsDisagree ? "true" : "false" },
+                          fused.reason])
                 try database.query("UPDATE clips SET status = 'done', error = NULL, finished_at = now() WHERE id = $1",
                                    [String(result.clipID)])
             case .failed(let reason):
@@ -128,14 +132,14 @@ public struct ResultStore {
 
     private func streamState(clipID: Int64, stream: StreamKind) throws -> StreamState? {
         let rows = try database.query("""
-            SELECT outcome, model_labels, logits, probabilities, fusion_weight, error_code, error
+            SELECT outcome, model_labels, logits, probabilities, fusion_weight, error_code, error, speaker_status
             FROM stream_results WHERE clip_id = $1 AND stream = $2
             """, [String(clipID), stream.rawValue])
         return try rows.first.map(Self.streamState)
     }
 
     /// A stored stream result (columns outcome, model_labels and logits (jsonb arrays), probabilities,
-    /// fusion_weight, error_code, error) as Fusion's input. A stored prediction that does not hold together (labels
+    /// fusion_weight, error_code, error, speaker_status) as Fusion's input. A stored prediction that does not hold together (labels
     /// and logits of different lengths, unreadable probabilities) is a failed stream with that reason, never a trap.
     static func streamState(_ row: Row) throws -> StreamState {
         guard let outcome = row["outcome"].flatMap(StreamOutcome.init(rawValue:)) else {
@@ -153,7 +157,36 @@ public struct ResultStore {
                                error: "invalid_prediction: the stored prediction's labels, logits and probabilities do not match")
         }
         return StreamState(outcome: outcome, prediction: StreamPrediction(labels: labels, logits: logits, probabilities: probabilities),
-                           fusionWeight: weight, error: error)
+                           fusionWeight: weight, error: error,
+                           speakerVisible: row["speaker_status"] != SpeakerStatusName.notVisible)
+    }
+
+    /// Replaces the face tracks of a video result's clip (or window) with the result's.
+    func storeFaceTracks(_ result: ResultMessage, segmentIndex: Int) throws {
+        guard result.stream == .video else { return }
+        try database.query("DELETE FROM face_tracks WHERE clip_id = $1 AND segment_index = $2",
+                           [String(result.clipID), String(segmentIndex)])
+        let rows = (result.faces ?? []).compactMap { face -> FaceTrackRow? in
+            guard let prediction = face.prediction, face.box.count == 4 else { return nil }
+            return FaceTrackRow(track: face.track, boxX: face.box[0], boxY: face.box[1], boxWidth: face.box[2],
+                                boxHeight: face.box[3], start: face.start, end: face.end, frames: face.frames,
+                                speaking: face.speaking, isSpeaker: face.track == result.speaker, label: prediction.label.rawValue,
+                                confidence: prediction.confidence,
+                                probabilities: Dictionary(uniqueKeysWithValues: zip(EmotionLabel.allCases.map(\.rawValue), prediction.probabilities)),
+                                logits: face.logits)
+        }
+        guard !rows.isEmpty else { return }
+        let encoder = JSONEncoder()
+        let json = String(decoding: try encoder.encode(rows), as: UTF8.self)
+        try database.query("""
+            INSERT INTO face_tracks (clip_id, segment_index, track, box_x, box_y, box_width, box_height, start_seconds,
+                end_seconds, frames, speaking, is_speaker, label, confidence, probabilities, logits)
+            SELECT $1, $2, r.track, r.box_x, r.box_y, r.box_width, r.box_height, r.start_seconds, r.end_seconds, r.frames,
+                   r.speaking, r.is_speaker, r.label, r.confidence, r.probabilities, r.logits
+            FROM jsonb_to_recordset($3::jsonb) AS r(track integer, box_x real, box_y real, box_width real, box_height real,
+                start_seconds double precision, end_seconds double precision, frames integer, speaking real,
+                is_speaker boolean, label text, confidence real, probabilities jsonb, logits jsonb)
+            """, [String(result.clipID), String(segmentIndex), json])
     }
 
     /// The id of the clip registered under `source` (or, failing that, `path`), the latest when several batches
@@ -208,4 +241,29 @@ public struct ResultStore {
         let ordered = EmotionLabel.allCases.compactMap { values[$0.rawValue] }
         return ordered.count == EmotionLabel.allCases.count ? ordered.map(Float.init) : nil
     }
+}
+
+/// One `face_tracks` row as JSON for `jsonb_to_recordset`.
+private struct FaceTrackRow: Encodable {
+    var track: Int
+    var boxX, boxY, boxWidth, boxHeight: Double
+    var start, end: Double
+    var frames: Int
+    var speaking: Double?
+    var isSpeaker: Bool
+    var label: String
+    var confidence: Float
+    var probabilities: [String: Float]
+    var logits: [Float]
+
+    enum CodingKeys: String, CodingKey {
+        case track, boxX = "box_x", boxY = "box_y", boxWidth = "box_width", boxHeight = "box_height"
+        case start = "start_seconds", end = "end_seconds", frames, speaking, isSpeaker = "is_speaker", label, confidence
+        case probabilities, logits
+    }
+}
+
+/// The speaker status under which Fusion leaves the face out.
+enum SpeakerStatusName {
+    static let notVisible = "speaker_not_visible"
 }

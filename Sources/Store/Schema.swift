@@ -118,6 +118,7 @@ public enum Schema {
         facesMigration,
         predictionsMigration,
         backlogMigration,
+        speakersMigration,
     ]
 
     /// Applies the migrations not yet applied, in one transaction serialised across processes by an advisory

@@ -1,0 +1,61 @@
+extension Schema {
+    /// Migration 7: every face the video stream followed, with its own result and whether it speaks.
+    ///
+    /// - `face_tracks`: one row per face track of a clip (or of a long clip's window, `segment_index`; 0 for a clip
+    ///   analysed whole): median box normalised to the frame, first and last time, frames, the share of the speech
+    ///   during which it speaks (`NULL`: one face in view at a time, which speaks whenever there is speech), whether
+    ///   it is the speaker, and its own label, confidence, probabilities and logits.
+    /// - `stream_results.speaker` / `speaker_status` (and on `segment_results`): the speaking face's track and how it
+    ///   was decided (`single_face`, `detected`, `speaker_not_visible`, `no_speech`, `unknown`).
+    /// - `fused_results.reason` (and on `segment_fused`): why an answering stream was left out, e.g.
+    ///   `speaker_not_visible` (a voice-over: the voice is not fused with any face in view).
+    /// - The view `face_emotions` joins the tracks with their clip and batch; `clip_emotions` gains the speaker.
+    static let speakersMigration = """
+        CREATE TABLE face_tracks (
+            clip_id bigint NOT NULL REFERENCES clips(id) ON DELETE CASCADE,
+            segment_index integer NOT NULL DEFAULT 0,
+            track integer NOT NULL,
+            box_x real NOT NULL,
+            box_y real NOT NULL,
+            box_width real NOT NULL,
+            box_height real NOT NULL,
+            start_seconds double precision NOT NULL,
+            end_seconds double precision NOT NULL,
+            frames integer NOT NULL,
+            speaking real,
+            is_speaker boolean NOT NULL,
+            label text NOT NULL,
+            confidence real NOT NULL,
+            probabilities jsonb NOT NULL,
+            logits jsonb NOT NULL,
+            PRIMARY KEY (clip_id, segment_index, track)
+        );
+        CREATE INDEX face_tracks_label ON face_tracks (label);
+        ALTER TABLE stream_results ADD COLUMN speaker integer, ADD COLUMN speaker_status text;
+        ALTER TABLE segment_results ADD COLUMN speaker integer, ADD COLUMN speaker_status text;
+        ALTER TABLE fused_results ADD COLUMN reason text;
+        ALTER TABLE segment_fused ADD COLUMN reason text;
+        CREATE VIEW face_emotions AS
+        SELECT c.id AS clip_id, b.name AS batch, c.source AS path, t.segment_index, t.track, t.label, t.confidence,
+               t.speaking, t.is_speaker, t.start_seconds, t.end_seconds, t.frames,
+               t.box_x, t.box_y, t.box_width, t.box_height, t.probabilities
+        FROM face_tracks t
+        JOIN clips c ON c.id = t.clip_id
+        JOIN batches b ON b.id = c.batch_id;
+        CREATE OR REPLACE VIEW clip_emotions AS
+        SELECT c.id AS clip_id, b.name AS batch, c.source AS path, c.status,
+               f.label AS fused_label, f.confidence AS fused_confidence, f.basis AS fused_basis,
+               a.label AS audio_label, a.confidence AS audio_confidence,
+               v.label AS video_label, v.confidence AS video_confidence,
+               v.frames_sampled, v.faces_found, c.error, c.submitted_at, c.finished_at,
+               c.duration_seconds, c.segment_count, s.dominant_label, s.dominant_share, s.shares AS emotion_shares,
+               s.disagreement_share, f.streams_disagree, f.disagreement, v.faces_seen, v.rotation, v.face_height,
+               v.speaker, v.speaker_status, f.reason AS fused_reason
+        FROM clips c
+        JOIN batches b ON b.id = c.batch_id
+        LEFT JOIN fused_results f ON f.clip_id = c.id
+        LEFT JOIN stream_results a ON a.clip_id = c.id AND a.stream = 'audio'
+        LEFT JOIN stream_results v ON v.clip_id = c.id AND v.stream = 'video'
+        LEFT JOIN clip_summaries s ON s.clip_id = c.id;
+        """
+}

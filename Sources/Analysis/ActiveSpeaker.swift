@@ -27,23 +27,30 @@ public struct ActiveSpeakerCard: Sendable, Codable, Equatable {
 /// Who speaks, frame by frame, from each face's speaking scores: the pure part of the decision.
 public enum SpeakerDecision {
     /// The speaking candidate of each frame: nobody without speech; the only face when one is in view; with several,
-    /// the face whose speaking score, averaged over `smoothing` frames on each side, is highest.
+    /// the face whose `ranking` score, averaged over the speech frames within `smoothing` frames on each side, is
+    /// highest, provided its `presence` score, averaged the same way, is above `threshold` (else nobody in view
+    /// speaks then). Frames without speech are left out of the averages: there every face scores as not speaking.
     ///
     /// - Parameters:
     ///   - present: Per frame, the tracks in view.
-    ///   - scores: Per track, a score for each frame (`nil` where none was computed).
+    ///   - ranking: Per track, a score for each frame (`nil` where none was computed).
+    ///   - presence: Per track, the presence model's score for each frame.
     ///   - speech: Per frame, whether there is speech.
-    public static func candidates(present: [[Int]], scores: [Int: [Float?]], speech: [Bool], smoothing: Int) -> [Int?] {
-        present.indices.map { frame -> Int? in
+    public static func candidates(present: [[Int]], ranking: [Int: [Float?]], presence: [Int: [Float?]], threshold: Float,
+                                  speech: [Bool], smoothing: Int) -> [Int?] {
+        func smoothed(_ values: [Float?]?, at frame: Int) -> Float? {
+            guard let values, !values.isEmpty else { return nil }
+            let known = (max(0, frame - smoothing)...min(values.count - 1, frame + smoothing))
+                .compactMap { speech[$0] ? values[$0] : nil }
+            return known.isEmpty ? nil : known.reduce(0, +) / Float(known.count)
+        }
+        return present.indices.map { frame -> Int? in
             guard speech[frame], !present[frame].isEmpty else { return nil }
             if present[frame].count == 1 { return present[frame][0] }
-            let smoothed = present[frame].compactMap { track -> (Int, Float)? in
-                guard let values = scores[track] else { return nil }
-                let window = max(0, frame - smoothing)...min(values.count - 1, frame + smoothing)
-                let known = window.compactMap { values[$0] }
-                return known.isEmpty ? nil : (track, known.reduce(0, +) / Float(known.count))
-            }
-            return smoothed.max { $0.1 < $1.1 }?.0
+            let best = present[frame].compactMap { track in smoothed(ranking[track], at: frame).map { (track, $0) } }
+                .max { $0.1 < $1.1 }
+            guard let best, let confirmation = smoothed(presence[best.0], at: frame), confirmation > threshold else { return nil }
+            return best.0
         }
     }
 
@@ -87,10 +94,12 @@ public struct SpeakerTimeline: Sendable, Equatable {
     public var timings: [String: Double]
 }
 
-/// Finds which visible face speaks: Light-ASD (`asd-rank.onnx`) scores every face in view at 25 frames per second
-/// with the clip's MFCCs where two or more faces are in view, the face with the best score in each speech frame is
-/// that frame's speaker, and a second model (`asd-presence.onnx`) checks that the chosen face speaks at all, so that a
-/// voice-over is not pinned on a face whose lips move.
+/// Finds which visible face speaks. Where two or more faces are in view, both Light-ASD models score every face at
+/// 25 frames per second with the clip's MFCCs: `asd-rank.onnx` (fine-tuned on TalkSet: ranks the speaker first, but
+/// calls any lip movement speaking) and `asd-presence.onnx` (trained on AVA-ActiveSpeaker: follows the sync of lips
+/// and voice). In each speech frame the face with the highest sum of the two (averaged over about 2 s) speaks,
+/// provided its presence score clears the card's threshold, so that a voice-over is not pinned on a face whose lips
+/// happen to move.
 ///
 /// Owns its networks; not thread-safe.
 public final class ActiveSpeakerDetector {
@@ -259,6 +268,7 @@ public final class ActiveSpeakerDetector {
             return index < speechByAudioFrame.count && speechByAudioFrame[index]
         }
         var rankScores: [Int: [Float?]] = [:]
+        var presenceScores: [Int: [Float?]] = [:]
         var inputs: [Int: (frames: [Int], faces: [[Float]], audio: [[Float]])] = [:]
         let crowded = present.indices.filter { present[$0].count >= 2 }
         if let first = crowded.first, let last = crowded.last {
@@ -288,34 +298,28 @@ public final class ActiveSpeakerDetector {
             decode += clock.now - mark
             mark = clock.now
             for (track, input) in inputs {
-                let values = try scores(faces: input.faces, audio: input.audio, model: .rank)
-                var perGrid = [Float?](repeating: nil, count: gridCount)
-                for (frame, value) in zip(input.frames, values) { perGrid[frame] = value }
-                rankScores[track] = perGrid
+                let rankValues = try scores(faces: input.faces, audio: input.audio, model: .rank)
+                let presenceValues = try scores(faces: input.faces, audio: input.audio, model: .presence)
+                var ranking = [Float?](repeating: nil, count: gridCount)
+                var confirming = [Float?](repeating: nil, count: gridCount)
+                for (index, frame) in input.frames.enumerated() {
+                    ranking[frame] = rankValues[index] + presenceValues[index]
+                    confirming[frame] = presenceValues[index]
+                }
+                rankScores[track] = ranking
+                presenceScores[track] = confirming
             }
             inference += clock.now - mark
         }
-        let candidates = SpeakerDecision.candidates(present: present, scores: rankScores, speech: speech, smoothing: smoothing)
-        var speaking = SpeakerDecision.shares(candidates, speech: speech)
-        var speaker = SpeakerDecision.speaker(speaking)
-        var status = SpeakerStatus.singleFace
-        var presenceScore: Float?
-        if let chosen = speaker, let input = inputs[chosen] {
-            // The chosen face was scored among others: check it speaks at all.
-            status = .detected
-            mark = clock.now
-            let values = try scores(faces: input.faces, audio: input.audio, model: .presence)
-            inference += clock.now - mark
-            let speakingValues = zip(input.frames, values).filter { candidates[$0.0] == chosen }.map(\.1)
-            let mean = speakingValues.isEmpty ? -Float.infinity : speakingValues.reduce(0, +) / Float(speakingValues.count)
-            presenceScore = mean
-            if mean <= presenceThreshold {
-                status = .notVisible
-                speaker = nil
-                speaking = [:]
-            }
-        } else if speaker == nil {
-            status = .notVisible
+        let candidates = SpeakerDecision.candidates(present: present, ranking: rankScores, presence: presenceScores,
+                                                    threshold: presenceThreshold, speech: speech, smoothing: smoothing)
+        let speaking = SpeakerDecision.shares(candidates, speech: speech)
+        let speaker = SpeakerDecision.speaker(speaking)
+        let crowdedSpeech = crowded.contains { speech[$0] }
+        let status: SpeakerStatus = speaker == nil ? .notVisible : crowdedSpeech ? .detected : .singleFace
+        let presenceScore = speaker.flatMap { track -> Float? in
+            let values = zip(candidates, presenceScores[track] ?? []).compactMap { $0 == track ? $1 : nil }
+            return values.isEmpty ? nil : values.reduce(0, +) / Float(values.count)
         }
         return SpeakerTimeline(status: status, speaker: speaker, speaking: speaking, presenceScore: presenceScore,
                                timings: ["speaker_decode": decode.seconds, "speaker_inference": inference.seconds])

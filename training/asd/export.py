@@ -57,7 +57,7 @@ def main():
             "sample_rate": 16000, "mfcc_count": 13, "mel_filters": 26, "fft_size": 512,
             "window_length": 400, "hop_length": 160, "preemphasis": 0.97, "lifter": 22,
         },
-        "decision": {"presence_threshold": 0.0, "score_smoothing": 5},
+        "decision": {"presence_threshold": 1.0, "score_smoothing": 51},
         "licence": "MIT (Junhua-Liao/Light-ASD, light-asd.LICENSE)",
     }
     for role, (source, target) in FILES.items():

@@ -126,6 +126,60 @@ struct StoreTests {
         #expect(progress.total == 1 && progress.done == 1 && progress.queued == 0 && progress.failed == 0)
     }
 
+    @Test func faceTracksAreStoredAndAVoiceOverFusesNoFace() throws {
+        let name = "store-\(UUID().uuidString)"
+        let batch = try store.batch(named: name)
+        let clips = try store.register(sources: ["/m/panel.mp4", "/m/voiceover.mp4"], batchID: batch, force: false).pending
+        try #require(clips.count == 2)
+        func prediction(_ label: EmotionLabel) -> StreamPrediction {
+            var logits = [Float](repeating: 0, count: 7)
+            logits[label.index] = 4
+            return StreamPrediction(labels: EmotionLabel.allCases.map(\.rawValue), logits: logits,
+                                    mapping: Dictionary(uniqueKeysWithValues: EmotionLabel.allCases.map { ($0.rawValue, $0) }))
+        }
+        for (clip, status) in zip(clips, ["detected", "speaker_not_visible"]) {
+            var video = result(clip, batch: batch, stream: .video, label: .angry)
+            video.faces = [
+                .init(track: 0, box: [0.1, 0.2, 0.2, 0.5], start: 0, end: 3, frames: 15, speaking: status == "detected" ? 0.9 : 0,
+                      prediction: prediction(.angry)),
+                .init(track: 1, box: [0.6, 0.2, 0.2, 0.5], start: 0.4, end: 3, frames: 13, speaking: 0, prediction: prediction(.happy)),
+            ]
+            video.speaker = status == "detected" ? 0 : nil
+            video.speakerStatus = status
+            try store.record(video)
+            try store.record(result(clip, batch: batch, stream: .audio, label: .sad))
+        }
+        let faces = try store.database.query("""
+            SELECT path, track, label, is_speaker, speaking, box_x FROM face_emotions WHERE batch = $1 ORDER BY path, track
+            """, [name])
+        #expect(faces.count == 4)
+        #expect(faces.map { $0["label"] } == ["angry", "happy", "angry", "happy"])
+        #expect(faces.map { $0["is_speaker"] } == ["t", "f", "f", "f"])
+        // The question the view is for: clips where the speaker was angry while someone else smiled.
+        let asked = try store.database.query("""
+            SELECT DISTINCT s.path FROM face_emotions s
+            JOIN face_emotions o ON o.clip_id = s.clip_id AND o.segment_index = s.segment_index AND o.track <> s.track
+            WHERE s.batch = $1 AND s.is_speaker AND s.label = 'angry' AND o.label = 'happy'
+            """, [name])
+        #expect(asked.map { $0["path"] } == ["/m/panel.mp4"])
+        let rows = try store.clips(batch: name)
+        let panel = try #require(rows.first { $0["path"] == "/m/panel.mp4" })
+        let voiceOver = try #require(rows.first { $0["path"] == "/m/voiceover.mp4" })
+        #expect(panel["speaker"] == "0" && panel["fused_basis"] == "both" && panel["fused_reason"] == nil)
+        #expect(voiceOver["speaker"] == nil && voiceOver["speaker_status"] == "speaker_not_visible")
+        #expect(voiceOver["fused_basis"] == "audio_only" && voiceOver["fused_reason"] == "speaker_not_visible"
+                && voiceOver["fused_label"] == "sad")
+        // A redelivered video result replaces the clip's tracks, never adds to them.
+        var again = result(clips[0], batch: batch, stream: .video, label: .angry)
+        again.faces = [.init(track: 0, box: [0.1, 0.2, 0.2, 0.5], start: 0, end: 3, frames: 15, speaking: nil, prediction: prediction(.angry))]
+        again.speakerStatus = "single_face"
+        try store.record(again)
+        #expect(try store.database.query("SELECT 1 FROM face_tracks WHERE clip_id = $1", [String(clips[0].id)]).count == 1)
+        var exported = 0
+        try store.forEachFace(batch: name) { exported += $0.count }
+        #expect(exported == 3)
+    }
+
     /// Model labels are the card's text: one with a comma or a quote must come back whole (it once split into two
     /// labels and trapped Fusion on every delivery).
     @Test func labelsWithCommasAndQuotesRoundTrip() throws {

@@ -104,8 +104,10 @@ public struct SpeakerTimeline: Sendable, Equatable {
 /// Owns its networks; not thread-safe.
 public final class ActiveSpeakerDetector {
     public let card: ActiveSpeakerCard
-    private let rank: NeuralNetwork
-    private let presence: NeuralNetwork
+    private let rankPath: String
+    private let presencePath: String
+    /// The networks, loaded on first use: most clips show one face at a time and never need them.
+    private var networks: (rank: NeuralNetwork, presence: NeuralNetwork)?
     private let mfcc: MFCCFrontEnd
     private let frameRate: Double
     private let window: Int
@@ -117,7 +119,7 @@ public final class ActiveSpeakerDetector {
     private let presenceThreshold: Float
     private let smoothing: Int
 
-    /// Loads the card (`asd.json`) and both models from `directory`.
+    /// Reads the card (`asd.json`) in `directory` and checks both models are there; they are loaded when first needed.
     public init(modelsDirectory directory: URL, cardFile: String = "asd.json") throws {
         let url = directory.appendingPathComponent(cardFile)
         do {
@@ -128,8 +130,11 @@ public final class ActiveSpeakerDetector {
         guard let rankModel = card.models["rank"], let presenceModel = card.models["presence"] else {
             throw AnalysisError(.invalidModelCard, reason: "\(card.name): needs a 'rank' and a 'presence' model")
         }
-        rank = try NeuralNetwork(onnxPath: directory.appendingPathComponent(rankModel.onnx).path)
-        presence = try NeuralNetwork(onnxPath: directory.appendingPathComponent(presenceModel.onnx).path)
+        rankPath = directory.appendingPathComponent(rankModel.onnx).path
+        presencePath = directory.appendingPathComponent(presenceModel.onnx).path
+        for path in [rankPath, presencePath] where !FileManager.default.fileExists(atPath: path) {
+            throw AnalysisError(.invalidModelCard, reason: "\(card.name): \(path) is missing")
+        }
         var parameters = MFCCFrontEnd.Parameters()
         parameters.sampleRate = Int(try card.value("sample_rate", in: card.input))
         parameters.windowLength = Int(try card.value("window_length", in: card.input))
@@ -177,15 +182,16 @@ public final class ActiveSpeakerDetector {
     }
 
     /// Speaking scores (logits, > 0: speaking) of consecutive frames of one face: `faces` holds each frame's
-    /// normalised crop, `audio` its MFCC rows (`audioFramesPerVideoFrame` per frame). Runs fixed windows, half
-    /// overlapping, the last aligned to the end; a sequence shorter than a window is padded with its last frame.
+    /// normalised crop, `audio` its MFCC rows (`audioFramesPerVideoFrame` per frame). Runs fixed windows one after
+    /// another, the last aligned to the end (frames two windows share get the mean of both); a sequence shorter than
+    /// a window is padded with its last frame.
     public func scores(faces: [[Float]], audio: [[Float]], model: Model) throws -> [Float] {
         let count = faces.count
         let perFrame = audioFramesPerVideoFrame
         guard count > 0, audio.count == count * perFrame else {
             throw AnalysisError(.emptyInput, reason: "\(count) face frames need \(count * perFrame) MFCC rows, not \(audio.count)")
         }
-        var starts = Array(stride(from: 0, to: max(1, count - window), by: max(1, window / 2)))
+        var starts = Array(stride(from: 0, to: max(1, count - window), by: window))
         if count > window, starts.last != count - window { starts.append(count - window) }
         var sums = [Float](repeating: 0, count: count)
         var counts = [Float](repeating: 0, count: count)
@@ -205,7 +211,7 @@ public final class ActiveSpeakerDetector {
                     }
                 }
             }
-            let output = try (model == .rank ? rank : presence).forward([
+            let output = try network(model).forward([
                 ("faces", faceTensor, [window, 1, cropSize, cropSize]),
                 ("mfcc", audioTensor, [1, 1, coefficients, window * perFrame]),
             ])
@@ -218,6 +224,13 @@ public final class ActiveSpeakerDetector {
             }
         }
         return zip(sums, counts).map { $1 > 0 ? $0 / $1 : 0 }
+    }
+
+    private func network(_ model: Model) throws -> NeuralNetwork {
+        if networks == nil {
+            networks = (try NeuralNetwork(onnxPath: rankPath), try NeuralNetwork(onnxPath: presencePath))
+        }
+        return model == .rank ? networks!.rank : networks!.presence
     }
 
     /// The two models: `rank` says which face speaks, `presence` whether it speaks at all.

@@ -36,7 +36,7 @@ extension Coordinator {
             }
             if !json {
                 print(ReportPrinter.table(
-                    header: ["file", "audio", "video", "fused", "frames/faces"],
+                    header: ["file", "audio", "video", "fused", "frames/faces", "faces in view (* speaks)"],
                     rows: rows
                 ))
                 print("audio weight \(analyzer.fusion.audioWeight) (\(analyzer.speech.card.identifier)), "
@@ -53,14 +53,19 @@ extension Coordinator {
             let fused: String
             if let value = result.fused {
                 fused = String(format: "%@ %.2f", value.label.rawValue, value.confidence)
-                    + (value.basis == .both ? "" : " [\(value.basis.rawValue)]")
+                    + (value.basis == .both ? "" : " [\(value.basis.rawValue)\(value.reason.map { ": \($0)" } ?? "")]")
                     + (value.streamsDisagree ? " [voice and face disagree]" : "")
             } else {
                 fused = "FAILED: \(result.failure?.description ?? "no stream")"
             }
             let frames = result.video.map { "\($0.framesSampled)/\($0.facesFound)" } ?? "-"
+            var faces = result.video.map { video in
+                video.faces.map { "#\($0.track) \($0.prediction.label.rawValue)\($0.track == video.speaker ? "*" : "")" }
+                    .joined(separator: " ")
+            } ?? "-"
+            if result.video?.speakerStatus == .notVisible { faces += " (speaker not in view)" }
             return [(result.source as NSString).lastPathComponent, describe(result.audio?.prediction, result.audioFailure),
-                    describe(result.video?.prediction, result.videoFailure), fused, frames]
+                    describe(result.video?.prediction, result.videoFailure), fused, frames, faces]
         }
     }
 }

@@ -4,13 +4,14 @@ import CommandSupport
 import Emotion
 import Foundation
 import Media
+import Vision
 
 extension VideoWorker {
     /// Scores the active speaker decision and each face's label on several-people composites.
     struct EvaluateSpeakers: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "evaluate-speakers",
-            abstract: "Score who-speaks decisions and per-face labels on composites made by scripts/speaker-composites."
+            abstract: "Score who-speaks decisions and per-face labels on composites made by scripts/speaker-composites (1 thread)."
         )
 
         @Argument(help: "Folder holding the composites and their manifest.csv.")
@@ -26,6 +27,7 @@ extension VideoWorker {
         @OptionGroup var sampling: SamplingOptions
 
         func run() async throws {
+            NeuralNetwork.setThreadCount(1)  // as in the worker, so the cost figures are the worker's
             let recognizer = try FaceEmotionRecognizer(modelsDirectory: try models.resolve())
             guard recognizer.speakers != nil else { throw ValidationError("the models folder has no active speaker card (asd.json)") }
             let composites = try SpeakerComposite.manifest(in: URL(fileURLWithPath: directory))

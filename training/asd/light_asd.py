@@ -2,8 +2,7 @@
 shapes, the paper, and the authors' MIT-licensed repository (Junhua-Liao/Light-ASD) read as a reference.
 
 The module takes what the Swift path feeds it: normalised grey face crops and MFCCs, and gives one speaking score
-per video frame (logit 1 of the audio-visual head). `ActiveSpeakerPair` runs two weight files side by side on the
-same input (the TalkSet fine-tune ranks faces; the AVA model says whether any visible face speaks)."""
+per video frame (logit 1 of the audio-visual head). `ServedLightASD` is the form exported for OpenCV."""
 
 import torch
 from torch import nn
@@ -132,18 +131,6 @@ class LightASD(nn.Module):
                 mine["fc." + key[len("lossAV.FC."):]] = value
         model.load_state_dict(mine, strict=True)
         return model.eval()
-
-
-class ActiveSpeakerPair(nn.Module):
-    """Two Light-ASD weight files on one input: scores [B, T, 2] = (ranking model, presence model)."""
-
-    def __init__(self, ranking, presence):
-        super().__init__()
-        self.ranking = ranking
-        self.presence = presence
-
-    def forward(self, faces, mfcc):
-        return torch.stack([self.ranking(faces, mfcc), self.presence(faces, mfcc)], dim=-1)
 
 
 class ServedVisualBlock(nn.Module):

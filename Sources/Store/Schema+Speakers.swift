@@ -9,7 +9,8 @@ extension Schema {
     ///   was decided (`single_face`, `detected`, `speaker_not_visible`, `no_speech`, `unknown`).
     /// - `fused_results.reason` (and on `segment_fused`): why an answering stream was left out, e.g.
     ///   `speaker_not_visible` (a voice-over: the voice is not fused with any face in view).
-    /// - The view `face_emotions` joins the tracks with their clip and batch; `clip_emotions` gains the speaker.
+    /// - The view `face_emotions` joins the tracks with their clip and batch; `clip_emotions` and `segment_emotions`
+    ///   (a long video's timeline: who speaks in each window) gain the speaker.
     static let speakersMigration = """
         CREATE TABLE face_tracks (
             clip_id bigint NOT NULL REFERENCES clips(id) ON DELETE CASCADE,
@@ -57,5 +58,19 @@ extension Schema {
         LEFT JOIN stream_results a ON a.clip_id = c.id AND a.stream = 'audio'
         LEFT JOIN stream_results v ON v.clip_id = c.id AND v.stream = 'video'
         LEFT JOIN clip_summaries s ON s.clip_id = c.id;
+        CREATE OR REPLACE VIEW segment_emotions AS
+        SELECT c.id AS clip_id, b.name AS batch, c.source AS path, g.segment_index,
+               g.start_seconds, g.start_seconds + g.duration_seconds AS end_seconds,
+               f.label AS fused_label, f.confidence AS fused_confidence, f.basis AS fused_basis,
+               a.label AS audio_label, a.confidence AS audio_confidence,
+               v.label AS video_label, v.confidence AS video_confidence,
+               coalesce(f.error, a.error, v.error) AS error, f.streams_disagree,
+               v.speaker, v.speaker_status, f.reason AS fused_reason
+        FROM segments g
+        JOIN clips c ON c.id = g.clip_id
+        JOIN batches b ON b.id = c.batch_id
+        LEFT JOIN segment_fused f ON f.clip_id = g.clip_id AND f.segment_index = g.segment_index
+        LEFT JOIN segment_results a ON a.clip_id = g.clip_id AND a.segment_index = g.segment_index AND a.stream = 'audio'
+        LEFT JOIN segment_results v ON v.clip_id = g.clip_id AND v.segment_index = g.segment_index AND v.stream = 'video';
         """
 }

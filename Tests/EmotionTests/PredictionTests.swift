@@ -89,6 +89,15 @@ let canonicalMapping = Dictionary(uniqueKeysWithValues: EmotionLabel.allCases.ma
         #expect(fusion.fuse(audio: nil, video: nil) == nil)
     }
 
+    @Test func aVoiceOverIsNotFusedWithAnyFace() throws {
+        let fused = try #require(fusion.fuse(audio: prediction(peak: .sad), video: prediction(peak: .happy, strength: 9),
+                                             speakerVisible: false))
+        #expect(fused.basis == .audioOnly && fused.reason == LateFusion.speakerNotVisible && fused.label == .sad)
+        // With no voice there is no voice-over: the face answers.
+        #expect(fusion.fuse(audio: nil, video: prediction(peak: .happy), speakerVisible: false)?.basis == .videoOnly)
+        #expect(fusion.fuse(audio: prediction(peak: .sad), video: prediction(peak: .sad))?.reason == nil)
+    }
+
     @Test func agreeingStreamsReinforceEachOther() throws {
         let fused = try #require(fusion.fuse(audio: prediction(peak: .angry), video: prediction(peak: .angry)))
         #expect(fused.basis == .both)
@@ -181,6 +190,15 @@ let canonicalMapping = Dictionary(uniqueKeysWithValues: EmotionLabel.allCases.ma
         #expect(decision == .failed(reason: "video: not_media_file: empty file; audio: silent_audio_track: silent"))
     }
 
+    @Test func aFaceThatDoesNotSpeakLeavesTheVoiceAlone() {
+        var video = state(.ok, .happy)
+        video.speakerVisible = false
+        guard case .fused(let fused) = ClipDecision.decide(audio: state(.ok, .angry), video: video) else {
+            Issue.record("expected a fused answer"); return
+        }
+        #expect(fused.basis == .audioOnly && fused.label == .angry && fused.reason == LateFusion.speakerNotVisible)
+    }
+
     @Test func theDecisionDoesNotDependOnArrivalOrRepeats() {
         let audio = state(.ok, .fear, weight: 0.7)
         let video = state(.ok, .surprise, weight: 0.3)
@@ -208,6 +226,27 @@ let canonicalMapping = Dictionary(uniqueKeysWithValues: EmotionLabel.allCases.ma
         let decoded = try MessageCodec.decodeResult(MessageCodec.encode(result), limit: 1 << 20)
         #expect(decoded == result)
         #expect(decoded.prediction?.label == .happy)
+    }
+
+    @Test func videoResultsCarryTheirFacesAndSpeaker() throws {
+        var result = ResultMessage(job: job, outcome: .ok, model: ModelIdentity(name: "fer", sha256: "ab", fusionWeight: 0.6), worker: "h:1")
+        let prediction = StreamPrediction(labels: canonicalLabels, logits: [1, 0, 0, 3, 0, 0, 0], mapping: canonicalMapping)
+        result.labels = prediction.labels
+        result.logits = prediction.logits
+        result.probabilities = prediction.probabilities
+        result.faces = [.init(track: 0, box: [0.1, 0.2, 0.3, 0.4], start: 0, end: 2.5, frames: 12, speaking: 0.8, prediction: prediction),
+                        .init(track: 2, box: [0.6, 0.2, 0.3, 0.4], start: 1, end: 2.5, frames: 8, speaking: nil, prediction: prediction)]
+        result.speaker = 0
+        result.speakerStatus = "detected"
+        let decoded = try MessageCodec.decodeResult(MessageCodec.encode(result), limit: 1 << 20)
+        #expect(decoded == result)
+        #expect(decoded.faces?.map(\.track) == [0, 2] && decoded.faces?[0].prediction?.label == .happy)
+        // A result from a worker before face tracks decodes with none.
+        var old = result
+        old.faces = nil
+        old.speaker = nil
+        old.speakerStatus = nil
+        #expect(try MessageCodec.decodeResult(MessageCodec.encode(old), limit: 1 << 20).faces == nil)
     }
 
     @Test(arguments: [

@@ -109,7 +109,7 @@ public struct ResultMessage: Sendable, Codable, Equatable {
     public var rotation: Int?
     public var faceHeight: Double?
     /// Every face the video stream followed (video only).
-    public var faces: [FaceTrack]?
+    public var faces: [FaceTrackResult]?
     /// The speaking face's track (`nil`: none in view speaks, or not decided) and how it was decided (video only).
     public var speaker: Int?
     public var speakerStatus: String?
@@ -125,40 +125,6 @@ public struct ResultMessage: Sendable, Codable, Equatable {
         case labels, logits, probabilities, error, framesDecoded = "frames_decoded", framesSampled = "frames_sampled"
         case facesFound = "faces_found", facesSeen = "faces_seen", rotation, faceHeight = "face_height"
         case mediaSeconds = "media_seconds", timings, worker, faces, speaker, speakerStatus = "speaker_status"
-    }
-
-    /// One face followed through the clip, with its own prediction.
-    public struct FaceTrack: Sendable, Codable, Equatable {
-        public var track: Int
-        /// Median box, normalised to the frame: x, y, width, height.
-        public var box: [Double]
-        public var start: Double
-        public var end: Double
-        public var frames: Int
-        /// Share of the speech during which it speaks (`nil`: one face in view at a time).
-        public var speaking: Double?
-        public var labels: [String]
-        public var logits: [Float]
-        public var probabilities: [Float]
-
-        public init(track: Int, box: [Double], start: Double, end: Double, frames: Int, speaking: Double?,
-                    prediction: StreamPrediction) {
-            self.track = track
-            self.box = box
-            self.start = start
-            self.end = end
-            self.frames = frames
-            self.speaking = speaking
-            labels = prediction.labels
-            logits = prediction.logits
-            probabilities = prediction.probabilities
-        }
-
-        /// The face's prediction (`nil` when the message's arrays do not hold together).
-        public var prediction: StreamPrediction? {
-            guard labels.count == logits.count, probabilities.count == EmotionLabel.allCases.count else { return nil }
-            return StreamPrediction(labels: labels, logits: logits, probabilities: probabilities)
-        }
     }
 
     /// A result for `job` with no prediction yet; fill in the outcome's fields.

@@ -61,7 +61,7 @@ extension ResultMessage {
     /// The result, or a failed one (`invalid_model_output`) when the model's numbers are not finite: JSON cannot
     /// carry a NaN, and a message that cannot be encoded would reach Fusion empty and leave its clip queued.
     func requiringFiniteOutput(_ job: JobMessage) -> ResultMessage {
-        let numbers = (logits ?? []) + (probabilities ?? []) + (faces ?? []).flatMap { $0.logits + $0.probabilities }
+        let numbers = (logits ?? []) + (probabilities ?? []) + (faces ?? []).flatMap { $0.prediction.logits + $0.prediction.probabilities }
         guard numbers.contains(where: { !$0.isFinite }) else { return self }
         var failed = ResultMessage(job: job, outcome: .failed, model: model, worker: worker)
         failed.timings = timings
@@ -142,10 +142,7 @@ public final class FaceJobProcessor: JobProcessor {
             result.facesSeen = analysis.facesSeen
             result.rotation = analysis.rotation
             result.faceHeight = analysis.faceHeightFraction
-            result.faces = analysis.faces.map {
-                ResultMessage.FaceTrack(track: $0.track, box: $0.box, start: $0.start, end: $0.end, frames: $0.frames,
-                                        speaking: $0.speaking, prediction: $0.prediction)
-            }
+            result.faces = analysis.faces
             result.speaker = analysis.speaker
             result.speakerStatus = analysis.speakerStatus.rawValue
             result.timings = analysis.timings

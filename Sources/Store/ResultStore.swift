@@ -167,13 +167,15 @@ public struct ResultStore {
         try database.query("DELETE FROM face_tracks WHERE clip_id = $1 AND segment_index = $2",
                            [String(result.clipID), String(segmentIndex)])
         let rows = (result.faces ?? []).compactMap { face -> FaceTrackRow? in
-            guard let prediction = face.prediction, face.box.count == 4 else { return nil }
+            let prediction = face.prediction
+            guard face.box.count == 4, prediction.labels.count == prediction.logits.count,
+                  prediction.probabilities.count == EmotionLabel.allCases.count else { return nil }
             return FaceTrackRow(track: face.track, boxX: face.box[0], boxY: face.box[1], boxWidth: face.box[2],
                                 boxHeight: face.box[3], start: face.start, end: face.end, frames: face.frames,
                                 speaking: face.speaking, isSpeaker: face.track == result.speaker, label: prediction.label.rawValue,
                                 confidence: prediction.confidence,
                                 probabilities: Dictionary(uniqueKeysWithValues: zip(EmotionLabel.allCases.map(\.rawValue), prediction.probabilities)),
-                                logits: face.logits)
+                                logits: prediction.logits)
         }
         guard !rows.isEmpty else { return }
         let encoder = JSONEncoder()

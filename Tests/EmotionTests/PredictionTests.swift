@@ -234,13 +234,13 @@ let canonicalMapping = Dictionary(uniqueKeysWithValues: EmotionLabel.allCases.ma
         result.labels = prediction.labels
         result.logits = prediction.logits
         result.probabilities = prediction.probabilities
-        result.faces = [.init(track: 0, box: [0.1, 0.2, 0.3, 0.4], start: 0, end: 2.5, frames: 12, speaking: 0.8, prediction: prediction),
-                        .init(track: 2, box: [0.6, 0.2, 0.3, 0.4], start: 1, end: 2.5, frames: 8, speaking: nil, prediction: prediction)]
+        result.faces = [FaceTrackResult(track: 0, box: [0.1, 0.2, 0.3, 0.4], start: 0, end: 2.5, frames: 12, speaking: 0.8, prediction: prediction),
+                        FaceTrackResult(track: 2, box: [0.6, 0.2, 0.3, 0.4], start: 1, end: 2.5, frames: 8, speaking: nil, prediction: prediction)]
         result.speaker = 0
         result.speakerStatus = "detected"
         let decoded = try MessageCodec.decodeResult(MessageCodec.encode(result), limit: 1 << 20)
         #expect(decoded == result)
-        #expect(decoded.faces?.map(\.track) == [0, 2] && decoded.faces?[0].prediction?.label == .happy)
+        #expect(decoded.faces?.map(\.track) == [0, 2] && decoded.faces?[0].prediction.label == .happy)
         // A result from a worker before face tracks decodes with none.
         var old = result
         old.faces = nil

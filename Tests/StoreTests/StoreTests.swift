@@ -140,9 +140,9 @@ struct StoreTests {
         for (clip, status) in zip(clips, ["detected", "speaker_not_visible"]) {
             var video = result(clip, batch: batch, stream: .video, label: .angry)
             video.faces = [
-                .init(track: 0, box: [0.1, 0.2, 0.2, 0.5], start: 0, end: 3, frames: 15, speaking: status == "detected" ? 0.9 : 0,
+                FaceTrackResult(track: 0, box: [0.1, 0.2, 0.2, 0.5], start: 0, end: 3, frames: 15, speaking: status == "detected" ? 0.9 : 0,
                       prediction: prediction(.angry)),
-                .init(track: 1, box: [0.6, 0.2, 0.2, 0.5], start: 0.4, end: 3, frames: 13, speaking: 0, prediction: prediction(.happy)),
+                FaceTrackResult(track: 1, box: [0.6, 0.2, 0.2, 0.5], start: 0.4, end: 3, frames: 13, speaking: 0, prediction: prediction(.happy)),
             ]
             video.speaker = status == "detected" ? 0 : nil
             video.speakerStatus = status
@@ -171,7 +171,7 @@ struct StoreTests {
                 && voiceOver["fused_label"] == "sad")
         // A redelivered video result replaces the clip's tracks, never adds to them.
         var again = result(clips[0], batch: batch, stream: .video, label: .angry)
-        again.faces = [.init(track: 0, box: [0.1, 0.2, 0.2, 0.5], start: 0, end: 3, frames: 15, speaking: nil, prediction: prediction(.angry))]
+        again.faces = [FaceTrackResult(track: 0, box: [0.1, 0.2, 0.2, 0.5], start: 0, end: 3, frames: 15, speaking: nil, prediction: prediction(.angry))]
         again.speakerStatus = "single_face"
         try store.record(again)
         #expect(try store.database.query("SELECT 1 FROM face_tracks WHERE clip_id = $1", [String(clips[0].id)]).count == 1)

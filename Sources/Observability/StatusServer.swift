@@ -24,10 +24,19 @@ public final class ServiceHealth: @unchecked Sendable {
         lock.withLock { lastBeat = .now }
     }
 
-    /// Records whether `dependency` is connected.
+    /// Records whether `dependency` is connected, also as the gauge `er_dependency_up{dependency}` (1 or 0), which
+    /// the alert rules read (Prometheus cannot ask `/readyz`).
     public func set(_ dependency: String, connected isConnected: Bool) {
-        lock.withLock { connected[dependency] = isConnected }
+        let changed = lock.withLock {
+            defer { connected[dependency] = isConnected }
+            return connected[dependency] != isConnected || !gaugesWritten.contains(dependency)
+        }
+        if changed {
+            Gauge(label: "er_dependency_up", dimensions: [("dependency", dependency)]).record(isConnected ? 1 : 0)
+            lock.withLock { _ = gaugesWritten.insert(dependency) }
+        }
     }
+    private var gaugesWritten: Set<String> = []
 
     /// Whether the loop beat within `stallLimit`.
     public var isAlive: Bool {

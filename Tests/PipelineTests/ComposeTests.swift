@@ -15,11 +15,33 @@ extension ComposeTests {
     @Suite struct ComposeFiles {
         @Test func theComposeFilesParseAndHaveTheExpectedServices() throws {
             let main = try Deployment.compose("docker-compose.yml")
-            #expect(main.services.keys.sorted() == ["audio-worker", "coordinator", "feeder", "fusion", "postgres", "rabbitmq", "video-worker"])
+            #expect(main.services.keys.sorted() == ["audio-worker", "coordinator", "feeder", "fusion", "postgres", "prometheus", "rabbitmq",
+                                                    "video-worker"])
             let workers = try Deployment.compose("workers.yml")
             #expect(workers.services.keys.sorted() == ["audio-worker", "video-worker"])
             let tls = try Deployment.compose("workers-tls.yml")
             #expect(tls.services.keys.sorted() == ["audio-worker", "video-worker"])
+        }
+
+        /// Prometheus scrapes every service that serves metrics.
+        @Test func prometheusScrapesEveryService() throws {
+            let main = try Deployment.compose("docker-compose.yml")
+            let configuration = try Deployment.text(Deployment.composeFolder.appendingPathComponent("prometheus/prometheus.yml"))
+            for (name, service) in main.services where try service.environment()["ER_METRICS_ADDRESS"] != nil {
+                #expect(configuration.contains("- names: [\(name)]"), "prometheus.yml does not scrape \(name)")
+            }
+            #expect(configuration.contains("rabbitmq:15692"), "prometheus.yml does not scrape RabbitMQ's own metrics")
+        }
+
+        /// The Prometheus configuration and alert rules pass promtool: `check config`, `check rules`, and the rules'
+        /// unit tests (`alerts-test.yml`: each alert fires on the series that should raise it, and only then).
+        @Test(.enabled(if: (try? TestData.run("promtool", ["--version"])) == 0,
+                       "needs promtool (Debian's prometheus package; scripts/bootstrap installs it)"))
+        func prometheusConfigurationAndAlertRulesPassPromtool() throws {
+            let folder = Deployment.composeFolder.appendingPathComponent("prometheus").path
+            #expect(try TestData.run("promtool", ["check", "config", "\(folder)/prometheus.yml"]) == 0)
+            #expect(try TestData.run("promtool", ["check", "rules", "\(folder)/alerts.yml"]) == 0)
+            #expect(try TestData.run("promtool", ["test", "rules", "\(folder)/alerts-test.yml"]) == 0)
         }
 
         @Test func everyERVariableIsOneTheExecutablesRead() throws {

@@ -88,8 +88,6 @@ public struct SpeakerTimeline: Sendable, Equatable {
     public var speaker: Int?
     /// Per track, the share of the clip's speech during which it speaks.
     public var speaking: [Int: Double]
-    /// The presence model's mean score on the speaker's speaking frames (> threshold: the face speaks).
-    public var presenceScore: Float?
     /// Seconds spent: `speaker_decode` (audio and 25 fps frames), `speaker_inference`.
     public var timings: [String: Double]
 }
@@ -109,6 +107,7 @@ public final class ActiveSpeakerDetector {
     /// The networks, loaded on first use: most clips show one face at a time and never need them.
     private var networks: (rank: NeuralNetwork, presence: NeuralNetwork)?
     private let mfcc: MFCCFrontEnd
+    private let speechPresence: SpeechPresenceDetector
     private let frameRate: Double
     private let window: Int
     private let cropSize: Int
@@ -145,6 +144,7 @@ public final class ActiveSpeakerDetector {
         parameters.preemphasis = try card.value("preemphasis", in: card.input)
         parameters.lifter = try card.value("lifter", in: card.input)
         mfcc = try MFCCFrontEnd(parameters: parameters)
+        speechPresence = try SpeechPresenceDetector(sampleRate: parameters.sampleRate)
         frameRate = try card.value("frame_rate", in: card.input)
         window = Int(try card.value("window", in: card.input))
         cropSize = Int(try card.value("crop_size", in: card.input))
@@ -240,15 +240,10 @@ public final class ActiveSpeakerDetector {
 
     /// Decides who speaks in `source` (within `range`), given the face tracks found at the sampled frames.
     ///
-    /// With no audio or no speech the status says so; with one face in view at a time that face speaks; where two or
-    /// more are in view the clip is decoded again at 25 frames per second over that span and the models decide.
-    public func findSpeaker(
-        in source: MediaSource,
-        range: TimeRange?,
-        options: MediaOpenOptions,
-        paths: [TrackPath],
-        speechPresent: (([Float]) -> Bool)? = nil
-    ) throws -> SpeakerTimeline {
+    /// With no audio or no speech (`SpeechPresenceDetector`) the status says so; with one face in view at a time that
+    /// face speaks; where two or more are in view the clip is decoded again at 25 frames per second over that span
+    /// and the models decide.
+    public func findSpeaker(in source: MediaSource, range: TimeRange?, options: MediaOpenOptions, paths: [TrackPath]) throws -> SpeakerTimeline {
         let clock = ContinuousClock()
         var decode = Duration.zero
         var inference = Duration.zero
@@ -257,7 +252,7 @@ public final class ActiveSpeakerDetector {
         audioOnly.streams = [.audio]
         let audioFile = try MediaFile(source, options: audioOnly)
         guard audioFile.info.audio != nil else {
-            return SpeakerTimeline(status: .unknown, speaker: nil, speaking: [:], presenceScore: nil, timings: [:])
+            return SpeakerTimeline(status: .unknown, speaker: nil, speaking: [:], timings: [:])
         }
         let samples = try audioFile.decodeAudio(sampleRate: mfcc.parameters.sampleRate, range: range).samples
         let audioStart = range?.start ?? 0
@@ -266,10 +261,8 @@ public final class ActiveSpeakerDetector {
         let audioRate = Double(mfcc.parameters.sampleRate) / Double(mfcc.parameters.hopLength)
         let speechByAudioFrame = SpeakerDecision.speechFrames(logEnergies: coefficients.map { $0[0] }, range: 6.9,
                                                               margin: Int(audioRate / 10))
-        let hasSpeech = speechPresent?(samples) ?? true
-        guard hasSpeech, speechByAudioFrame.contains(true) else {
-            return SpeakerTimeline(status: .noSpeech, speaker: nil, speaking: [:], presenceScore: nil,
-                                   timings: ["speaker_decode": decode.seconds])
+        guard speechByAudioFrame.contains(true), speechPresence.evidence(for: samples).isSpeech else {
+            return SpeakerTimeline(status: .noSpeech, speaker: nil, speaking: [:], timings: ["speaker_decode": decode.seconds])
         }
         // The 25 fps grid over the audio; each grid frame's tracks in view.
         let maximumGap = 1.0
@@ -280,7 +273,7 @@ public final class ActiveSpeakerDetector {
             let index = Int(((time - audioStart) * audioRate).rounded())
             return index < speechByAudioFrame.count && speechByAudioFrame[index]
         }
-        var rankScores: [Int: [Float?]] = [:]
+        var rankingScores: [Int: [Float?]] = [:]
         var presenceScores: [Int: [Float?]] = [:]
         var inputs: [Int: (frames: [Int], faces: [[Float]], audio: [[Float]])] = [:]
         let crowded = present.indices.filter { present[$0].count >= 2 }
@@ -319,22 +312,18 @@ public final class ActiveSpeakerDetector {
                     ranking[frame] = rankValues[index] + presenceValues[index]
                     confirming[frame] = presenceValues[index]
                 }
-                rankScores[track] = ranking
+                rankingScores[track] = ranking
                 presenceScores[track] = confirming
             }
             inference += clock.now - mark
         }
-        let candidates = SpeakerDecision.candidates(present: present, ranking: rankScores, presence: presenceScores,
+        let candidates = SpeakerDecision.candidates(present: present, ranking: rankingScores, presence: presenceScores,
                                                     threshold: presenceThreshold, speech: speech, smoothing: smoothing)
         let speaking = SpeakerDecision.shares(candidates, speech: speech)
         let speaker = SpeakerDecision.speaker(speaking)
         let crowdedSpeech = crowded.contains { speech[$0] }
         let status: SpeakerStatus = speaker == nil ? .notVisible : crowdedSpeech ? .detected : .singleFace
-        let presenceScore = speaker.flatMap { track -> Float? in
-            let values = zip(candidates, presenceScores[track] ?? []).compactMap { $0 == track ? $1 : nil }
-            return values.isEmpty ? nil : values.reduce(0, +) / Float(values.count)
-        }
-        return SpeakerTimeline(status: status, speaker: speaker, speaking: speaking, presenceScore: presenceScore,
+        return SpeakerTimeline(status: status, speaker: speaker, speaking: speaking,
                                timings: ["speaker_decode": decode.seconds, "speaker_inference": inference.seconds])
     }
 }

@@ -46,7 +46,6 @@ public final class FaceEmotionRecognizer {
     public var aggregation: FrameAggregation
     /// Decides which face speaks when several are in view (`nil`: the models are not installed).
     public let speakers: ActiveSpeakerDetector?
-    private let presence: SpeechPresenceDetector
     private let detector: FaceDetector
     private let network: NeuralNetwork
     private let scale: Float
@@ -80,7 +79,6 @@ public final class FaceEmotionRecognizer {
         let speakerCard = directory.appendingPathComponent(speakerCardFile)
         speakers = FileManager.default.fileExists(atPath: speakerCard.path)
             ? try ActiveSpeakerDetector(modelsDirectory: directory, cardFile: speakerCardFile) : nil
-        presence = try SpeechPresenceDetector()
     }
 
     /// Index of the output that maps to `neutral`, the baseline of the departure aggregations.
@@ -193,16 +191,10 @@ public final class FaceEmotionRecognizer {
             throw StreamFailure(code: StreamFailure.noFace,
                                 reason: sampled == 0 ? "no frame was decoded" : "no face found in \(sampled) sampled frames")
         }
-        var timeline = SpeakerTimeline(status: .singleFace, speaker: nil, speaking: [:], presenceScore: nil, timings: [:])
+        var timeline = SpeakerTimeline(status: .singleFace, speaker: nil, speaking: [:], timings: [:])
         let tracked = paths.values.filter { !$0.faces.isEmpty }
         if let speakers, Self.overlapInTime(tracked) {
-            do {
-                timeline = try speakers.findSpeaker(in: source, range: range, options: options, paths: tracked) { [presence] in
-                    presence.evidence(for: $0).isSpeech
-                }
-            } catch let error as MediaError where error.code == .noAudioStream {
-                timeline.status = .unknown
-            }
+            timeline = try speakers.findSpeaker(in: source, range: range, options: options, paths: tracked)
         } else if speakers == nil, tracked.count > 1 {
             timeline.status = .unknown
         }

@@ -27,16 +27,16 @@ public final class ServiceHealth: @unchecked Sendable {
     /// Records whether `dependency` is connected, also as the gauge `er_dependency_up{dependency}` (1 or 0), which
     /// the alert rules read (Prometheus cannot ask `/readyz`).
     public func set(_ dependency: String, connected isConnected: Bool) {
-        let changed = lock.withLock {
-            defer { connected[dependency] = isConnected }
-            return connected[dependency] != isConnected || !gaugesWritten.contains(dependency)
+        let record = lock.withLock {
+            let first = recorded.insert(dependency).inserted
+            return connected.updateValue(isConnected, forKey: dependency) != isConnected || first
         }
-        if changed {
+        if record {
             Gauge(label: "er_dependency_up", dimensions: [("dependency", dependency)]).record(isConnected ? 1 : 0)
-            lock.withLock { _ = gaugesWritten.insert(dependency) }
         }
     }
-    private var gaugesWritten: Set<String> = []
+    /// Dependencies whose gauge has been written at least once.
+    private var recorded: Set<String> = []
 
     /// Whether the loop beat within `stallLimit`.
     public var isAlive: Bool {

@@ -158,14 +158,14 @@ public struct ResultStore {
         }
         return StreamState(outcome: outcome, prediction: StreamPrediction(labels: labels, logits: logits, probabilities: probabilities),
                            fusionWeight: weight, error: error,
-                           speakerVisible: row["speaker_status"] != SpeakerStatusName.notVisible)
+                           speakerVisible: row["speaker_status"] != LateFusion.speakerNotVisible)
     }
 
-    /// Replaces the face tracks of a video result's clip (or window) with the result's.
+    /// Replaces the face tracks of a video result's clip (or window) with the result's, in one statement (Fusion's
+    /// transaction per result is bound by round trips): tracks the result no longer has are deleted, the others
+    /// inserted or updated.
     func storeFaceTracks(_ result: ResultMessage, segmentIndex: Int) throws {
         guard result.stream == .video else { return }
-        try database.query("DELETE FROM face_tracks WHERE clip_id = $1 AND segment_index = $2",
-                           [String(result.clipID), String(segmentIndex)])
         let rows = (result.faces ?? []).compactMap { face -> FaceTrackRow? in
             let prediction = face.prediction
             guard face.box.count == 4, prediction.labels.count == prediction.logits.count,
@@ -177,17 +177,26 @@ public struct ResultStore {
                                 probabilities: Dictionary(uniqueKeysWithValues: zip(EmotionLabel.allCases.map(\.rawValue), prediction.probabilities)),
                                 logits: prediction.logits)
         }
-        guard !rows.isEmpty else { return }
-        let encoder = JSONEncoder()
-        let json = String(decoding: try encoder.encode(rows), as: UTF8.self)
+        let json = String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
         try database.query("""
+            WITH incoming AS (
+                SELECT * FROM jsonb_to_recordset($3::jsonb) AS r(track integer, box_x real, box_y real, box_width real,
+                    box_height real, start_seconds double precision, end_seconds double precision, frames integer,
+                    speaking real, is_speaker boolean, label text, confidence real, probabilities jsonb, logits jsonb)
+            ), gone AS (
+                DELETE FROM face_tracks t WHERE t.clip_id = $1 AND t.segment_index = $2
+                    AND NOT EXISTS (SELECT 1 FROM incoming i WHERE i.track = t.track)
+            )
             INSERT INTO face_tracks (clip_id, segment_index, track, box_x, box_y, box_width, box_height, start_seconds,
                 end_seconds, frames, speaking, is_speaker, label, confidence, probabilities, logits)
-            SELECT $1, $2, r.track, r.box_x, r.box_y, r.box_width, r.box_height, r.start_seconds, r.end_seconds, r.frames,
-                   r.speaking, r.is_speaker, r.label, r.confidence, r.probabilities, r.logits
-            FROM jsonb_to_recordset($3::jsonb) AS r(track integer, box_x real, box_y real, box_width real, box_height real,
-                start_seconds double precision, end_seconds double precision, frames integer, speaking real,
-                is_speaker boolean, label text, confidence real, probabilities jsonb, logits jsonb)
+            SELECT $1, $2, track, box_x, box_y, box_width, box_height, start_seconds, end_seconds, frames, speaking,
+                   is_speaker, label, confidence, probabilities, logits
+            FROM incoming
+            ON CONFLICT (clip_id, segment_index, track) DO UPDATE SET box_x = EXCLUDED.box_x, box_y = EXCLUDED.box_y,
+                box_width = EXCLUDED.box_width, box_height = EXCLUDED.box_height, start_seconds = EXCLUDED.start_seconds,
+                end_seconds = EXCLUDED.end_seconds, frames = EXCLUDED.frames, speaking = EXCLUDED.speaking,
+                is_speaker = EXCLUDED.is_speaker, label = EXCLUDED.label, confidence = EXCLUDED.confidence,
+                probabilities = EXCLUDED.probabilities, logits = EXCLUDED.logits
             """, [String(result.clipID), String(segmentIndex), json])
     }
 
@@ -263,9 +272,4 @@ private struct FaceTrackRow: Encodable {
         case start = "start_seconds", end = "end_seconds", frames, speaking, isSpeaker = "is_speaker", label, confidence
         case probabilities, logits
     }
-}
-
-/// The speaker status under which Fusion leaves the face out.
-enum SpeakerStatusName {
-    static let notVisible = "speaker_not_visible"
 }

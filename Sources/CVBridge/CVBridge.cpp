@@ -83,19 +83,6 @@ cvb_net *cvb_net_load(const char *onnx_path, cvb_status *status) {
 
 void cvb_net_free(cvb_net *net) { delete net; }
 
-int cvb_net_forward(cvb_net *net, const float *input, const int *shape, int dims,
-                    float *output, int capacity, cvb_status *status) {
-    return guard_call<int>(status, -1, [&]() -> int {
-        cv::Mat blob(dims, shape, CV_32F, const_cast<float *>(input));
-        net->net.setInput(blob);
-        cv::Mat result = net->net.forward();
-        if (!result.isContinuous()) result = result.clone();
-        int count = static_cast<int>(result.total());
-        std::memcpy(output, result.ptr<float>(), sizeof(float) * static_cast<size_t>(std::min(count, capacity)));
-        return count;
-    });
-}
-
 int cvb_net_forward_named(cvb_net *net, int count, const char *const *names, const float *const *inputs,
                           const int *shapes, const int *dims, float *output, int capacity, cvb_status *status) {
     return guard_call<int>(status, -1, [&]() -> int {

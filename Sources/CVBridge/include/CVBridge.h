@@ -19,14 +19,9 @@ typedef struct cvb_net cvb_net;
 cvb_net *cvb_net_load(const char *onnx_path, cvb_status *status);
 void cvb_net_free(cvb_net *net);
 
-/// Runs the network on a float32 tensor of `dims` dimensions; writes the first output, flattened.
-/// Returns the number of output values (which may exceed `capacity`: then only `capacity` are written),
-/// or -1 with `status` set.
-int cvb_net_forward(cvb_net *net, const float *input, const int *shape, int dims,
-                    float *output, int capacity, cvb_status *status);
-
-/// Runs a network with several named float32 inputs (`count` of them; input `i` has `dims[i]` dimensions, listed
-/// one after another in `shapes`); writes the first output like `cvb_net_forward`.
+/// Runs a network on `count` named float32 inputs (input `i` has `dims[i]` dimensions, listed one after another in
+/// `shapes`; an empty name is the network's first input) and writes its first output, flattened. Returns the number
+/// of output values (which may exceed `capacity`: then only `capacity` are written), or -1 with `status` set.
 int cvb_net_forward_named(cvb_net *net, int count, const char *const *names, const float *const *inputs,
                           const int *shapes, const int *dims, float *output, int capacity, cvb_status *status);
 

@@ -45,14 +45,17 @@ public struct DatabaseError: Error, Sendable, Equatable, CustomStringConvertible
         "\(code.rawValue)\(sqlState.map { " (SQLSTATE \($0))" } ?? ""): \(message)"
     }
 
-    /// Whether retrying on a new connection may succeed (connection loss, server shutting down, serialization).
+    /// Whether retrying on a new connection may succeed: connection loss, the server shutting down, a serialization
+    /// failure or deadlock, and the server out of resources (class 53: disk full, out of memory, too many
+    /// connections) or failing its own I/O (class 58): conditions an operator clears, after which the same
+    /// statement succeeds.
     public var isTransient: Bool {
         switch code {
         case .connectionFailed, .connectionLost: return true
         case .statementFailed:
             guard let sqlState else { return false }
-            return sqlState.hasPrefix("08") || sqlState.hasPrefix("57P") || sqlState == SQLState.serializationFailure
-                || sqlState == SQLState.deadlockDetected
+            return sqlState.hasPrefix("08") || sqlState.hasPrefix("57P") || sqlState.hasPrefix("53") || sqlState.hasPrefix("58")
+                || sqlState == SQLState.serializationFailure || sqlState == SQLState.deadlockDetected
         case .invalidURL, .decodingFailed, .encodingFailed, .incompatibleSchema: return false
         }
     }
@@ -64,6 +67,7 @@ public enum SQLState {
     public static let serializationFailure = "40001"
     public static let deadlockDetected = "40P01"
     public static let adminShutdown = "57P01"
+    public static let diskFull = "53100"
 }
 
 extension DatabaseError.Code {

@@ -112,6 +112,10 @@ def main():
     ap.add_argument("--face-clips")
     ap.add_argument("--speech-clips")
     ap.add_argument("--models", default="Models")
+    ap.add_argument("--pair-faces", nargs="+",
+                    help="face predictions for the pairs, by preference per class (e.g. held-out CK+ subjects, then "
+                         "PublicTest for the classes CK+ lacks); default --faces")
+    ap.add_argument("--report-only", action="store_true", help="write the report and leave the model cards alone")
     ap.add_argument("--pairs-per-take", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--report", default="training/fusion/report.json")
@@ -153,12 +157,21 @@ def main():
 
     wa, wv = 1.0, 1.0
     if speech:
-        report["pairs"] = pair_check(speech, speech_truth, faces, face_truth, ser_card, fer_card, temperatures, args)
+        pair_faces, pair_truth, pair_sources = faces, face_truth, {}
+        if args.pair_faces:
+            pair_faces, pair_sources = faces_by_preference(args.pair_faces)
+            pair_truth = np.array([CANONICAL.index(r["truth"]) for r in pair_faces])
+        report["pairs"] = pair_check(speech, speech_truth, pair_faces, pair_truth, ser_card, fer_card, temperatures, args)
+        if pair_sources:
+            report["pairs"]["faces_from"] = pair_sources
     clips_check(args, ser_card, fer_card, temperatures, wa, wv, report)
-    for card, name, weight in ((ser_card, "ser.json", wa), (fer_card, "fer.json", wv)):
-        card["temperature"] = round(temperatures["speech" if name == "ser.json" else "face"], 4)
-        card["fusion_weight"] = weight
-        (models / name).write_text(json.dumps(card, indent=2) + "\n")
+    if speech and args.face_clips:
+        report["clips_held_out"] = held_out_clips_check(speech, args, ser_card, fer_card, temperatures, wa, wv)
+    if not args.report_only:
+        for card, name, weight in ((ser_card, "ser.json", wa), (fer_card, "fer.json", wv)):
+            card["temperature"] = round(temperatures["speech" if name == "ser.json" else "face"], 4)
+            card["fusion_weight"] = weight
+            (models / name).write_text(json.dumps(card, indent=2) + "\n")
     Path(args.report).parent.mkdir(parents=True, exist_ok=True)
     Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
@@ -191,9 +204,12 @@ def pair_check(speech, speech_truth, faces, face_truth, ser_card, fer_card, temp
     fused = fuse(pa, pv, wa, wv)
     strong = strong_disagreement(pa, pv)
     correct = fused.argmax(1) == truth
+    folds = np.array([speech_fold(speech[i]["path"]) for i in a_idx])
     return {
         "n": int(len(truth)), "audio_weight": wa, "video_weight": wv, "nll": nll(fused, truth),
         "weights_fitted_on_pairs": fitted,
+        "weights_fitted_leave_fold_out": weights_leave_fold_out(pa, pv, truth, folds),
+        "accuracy_fused_without_face_gate": float((fuse(pa, pv, wa, wv, gate=False).argmax(1) == truth).mean()),
         "accuracy_audio": float((pa.argmax(1) == truth).mean()), "accuracy_video": float((pv.argmax(1) == truth).mean()),
         "accuracy_fused": float(correct.mean()),
         "strong_disagreement_share": float(strong.mean()),
@@ -201,6 +217,66 @@ def pair_check(speech, speech_truth, faces, face_truth, ser_card, fer_card, temp
         "accuracy_fused_otherwise": float(correct[~strong].mean()),
         "ece_fused": expected_calibration_error(fused, truth),
     }
+
+
+def speech_fold(path: str) -> int:
+    """The cross-validation fold whose models never heard the take's actor (fold 0 = actors 1-4, ...)."""
+    return (int(Path(path).stem.split("-")[6]) - 1) // 4
+
+
+def faces_by_preference(paths):
+    """Face predictions for the pairs: each class from the first file that has it; returns the records and, per
+    class, the file it came from."""
+    chosen, sources = [], {}
+    files = [(path, read(path)) for path in paths]
+    for label in CANONICAL:
+        for path, records in files:
+            of_class = [r for r in records if r["truth"] == label]
+            if of_class:
+                chosen += of_class
+                sources[label] = f"{Path(path).name} ({len(of_class)})"
+                break
+    return chosen, sources
+
+
+def weights_leave_fold_out(pa, pv, truth, folds) -> dict:
+    """Fusion weights fitted by NLL on the pairs of the other speech folds and scored on each fold's own pairs:
+    weights fitted on people they are then used on never take part."""
+    grid = np.round(np.arange(0, 3.0001, 0.1), 2)
+    predictions = np.zeros(len(truth), np.int64)
+    fitted = {}
+    for k in np.unique(folds):
+        train, test = folds != k, folds == k
+        best = min(((nll(fuse(pa[train], pv[train], wa, wv), truth[train]), float(wa), float(wv))
+                    for wa in grid for wv in grid if wa or wv))
+        fitted[int(k)] = [best[1], best[2]]
+        predictions[test] = fuse(pa[test], pv[test], best[1], best[2]).argmax(1)
+    return {"weights_per_fold": fitted, "accuracy_fused": float((predictions == truth).mean())}
+
+
+def held_out_clips_check(speech, args, ser_card, fer_card, temperatures, wa, wv) -> dict:
+    """The real clips with speech, each stream from a model that never met the person: the face clip predictions
+    (`--face-clips`; the face model never saw RAVDESS) with the out-of-fold prediction of the clip's own speech
+    take (the same recording's audio, scored by the fold models that never heard its actor)."""
+    def take(path):  # emotion, intensity, statement, repetition, actor
+        return tuple(Path(path).stem.split("-")[2:7])
+    voices = {take(r["path"]): r for r in speech}
+    # One per take: an audio-visual file and its video-only twin are the same recording.
+    faces = list({take(r["path"]): r for r in sorted(read(args.face_clips), key=lambda r: r["path"])
+                  if take(r["path"]) in voices}.values())
+    truth = np.array([CANONICAL.index(r["truth"]) for r in faces])
+    ca = canonical_probabilities([voices[take(r["path"])] for r in faces], ser_card, temperatures["speech"])
+    cv = canonical_probabilities(faces, fer_card, temperatures["face"])
+    cf = fuse(ca, cv, wa, wv)
+    strong = strong_disagreement(ca, cv)
+    return {"n": len(faces), "takes": sorted("-".join(take(r["path"])) for r in faces),
+            "accuracy_audio": float((ca.argmax(1) == truth).mean()),
+            "accuracy_video": float((cv.argmax(1) == truth).mean()),
+            "accuracy_fused": float((cf.argmax(1) == truth).mean()),
+            "accuracy_fused_without_face_gate": float((fuse(ca, cv, wa, wv, gate=False).argmax(1) == truth).mean()),
+            "face_below_gate": int((cv.max(1) < MIN_FACE_CONFIDENCE).sum()),
+            "strong_disagreements": int(strong.sum()),
+            "strong_disagreements_fused_right": int((cf.argmax(1) == truth)[strong].sum())}
 
 
 def clips_check(args, ser_card, fer_card, temperatures, wa, wv, report):

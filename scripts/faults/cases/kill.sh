@@ -29,7 +29,9 @@ fault() {
   elif wait_for "a result from the restarted $CASE_ARG worker" "$TIMEOUT" has_result_from "$BATCH" "$new"; then
     RECOVER=$(elapsed "$t_fault" "$(first_result_from "$BATCH" "$new")")
   fi
-  FAULT="$CASE_ARG killed (SIGKILL) mid-batch, restarted after ${RESTART_DELAY}s"
+  local who="$CASE_ARG worker"
+  [[ $CASE_ARG == fusion ]] && who=Fusion
+  FAULT="$who killed (SIGKILL) mid-batch, restarted after ${RESTART_DELAY}s"
 }
 
 expectations() {

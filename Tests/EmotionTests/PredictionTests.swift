@@ -112,18 +112,31 @@ let canonicalMapping = Dictionary(uniqueKeysWithValues: EmotionLabel.allCases.ma
         #expect(flipped.fuse(audio: prediction(peak: .angry), video: prediction(peak: .happy))?.label == .happy)
     }
 
-    @Test func anUnsureFaceLeavesTheVoiceToDecide() throws {
-        // A face less sure than LateFusion.minimumFaceConfidence leaves the voice to decide; a sure face and an
-        // unsure voice go the face's way (weights 1, 1); without a voice the face answers, sure or not.
+    @Test func anUnsureNeutralFaceLeavesTheVoiceToDecide() throws {
+        // A face that reads neutral less surely than LateFusion.minimumFaceConfidence leaves the voice to decide; a
+        // sure face and an unsure voice go the face's way (weights 1, 1); without a voice the face answers, sure or not.
         let product = LateFusion(audioWeight: 1, videoWeight: 1)
         let voice = prediction(peak: .sad, strength: 2.5)
         let unsureFace = prediction(peak: .neutral, strength: 0.8)
+        #expect(unsureFace.confidence < LateFusion.minimumFaceConfidence)
         let gated = try #require(product.fuse(audio: voice, video: unsureFace))
         #expect(gated.label == .sad && gated.basis == .both && gated.probabilities == voice.probabilities)
         #expect(gated.disagreement != nil)
         #expect(try #require(product.fuse(audio: prediction(peak: .sad, strength: 0.5), video: prediction(peak: .surprise, strength: 3))).label == .surprise)
         let faceAlone = try #require(product.fuse(audio: nil, video: unsureFace))
         #expect(faceAlone.label == .neutral && faceAlone.basis == .videoOnly)
+    }
+
+    @Test func anUnsureFaceThatReadsAnExpressionStillVotes() throws {
+        // Unsure, but not neutral: evidence, weighed with the voice (the product). It tips an unsure voice; a sure
+        // voice keeps its answer.
+        let product = LateFusion(audioWeight: 1, videoWeight: 1)
+        let unsureSurprise = prediction(peak: .surprise, strength: 0.9)
+        #expect(unsureSurprise.confidence < LateFusion.minimumFaceConfidence)
+        let unsureVoice = prediction(peak: .sad, strength: 0.5)
+        let fused = try #require(product.fuse(audio: unsureVoice, video: unsureSurprise))
+        #expect(fused.label == .surprise && fused.probabilities != unsureVoice.probabilities)
+        #expect(try #require(product.fuse(audio: prediction(peak: .sad, strength: 4), video: unsureSurprise)).label == .sad)
     }
 
     @Test func aZeroProbabilityDoesNotVetoTheOtherStream() throws {

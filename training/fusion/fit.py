@@ -26,6 +26,13 @@ Inputs are `--predictions` files of the production evaluate commands (the Swift 
    (`1 - sum sqrt(p_a p_v) >= 0.5`, `LateFusion.strongDisagreement`) with the fused accuracy there.
 4. With `--speech-clips` too (`er-audio-worker evaluate` on the same clips as `--face-clips`): each stream alone
    and fused on those real clips.
+5. Held out by person, both streams (item 4 of the face issue): with `--pair-faces` the pairs take their faces from
+   those files by preference per class (the held-out CK+ subjects of `er-video-worker evaluate-faces`, then PublicTest
+   for `neutral`, which CK+ lacks), and the weights are also fitted leave-fold-out (on the other speech folds' pairs,
+   scored on each fold's own). With `--speech` and `--face-clips`, each clip's face is fused with the out-of-fold
+   prediction of its own speech take (the same recording, scored by fold models that never heard its actor).
+   `--report-only` leaves the cards alone (e.g. for out-of-fold predictions of another speech model than the served
+   one).
 Without `--speech` (the speech fold models' predictions are made by `training/ser/retrain`, about 3 hours) the speech
 card's temperature stands as fitted before, the pairs are skipped, and only the face side is refitted.
 Writes `temperature` and `fusion_weight` into ser.json and fer.json and prints a JSON report (`--report`).
@@ -40,7 +47,7 @@ import numpy as np
 
 CANONICAL = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 STRONG_DISAGREEMENT = 0.5
-MIN_FACE_CONFIDENCE = 0.6  # LateFusion.minimumFaceConfidence: a less sure face leaves the voice to decide
+MIN_FACE_CONFIDENCE = 0.6  # LateFusion.minimumFaceConfidence: a less sure `neutral` face leaves the voice to decide
 FLOOR = 1e-6
 
 
@@ -79,13 +86,20 @@ def fit_temperature(records, card, truth) -> float:
 
 
 def fuse(pa: np.ndarray, pv: np.ndarray, wa: float, wv: float, gate: bool = True) -> np.ndarray:
-    """`LateFusion.fuse`: the weighted geometric mean; with `gate`, rows whose face is less sure than
+    """`LateFusion.fuse`: the weighted geometric mean; with `gate`, rows whose face reads `neutral` less surely than
     MIN_FACE_CONFIDENCE keep the voice's probabilities."""
     scores = wa * np.log(np.maximum(pa, FLOOR)) + wv * np.log(np.maximum(pv, FLOOR))
     scores -= scores.max(1, keepdims=True)
     p = np.exp(scores)
     p /= p.sum(1, keepdims=True)
-    return np.where((pv.max(1) < MIN_FACE_CONFIDENCE)[:, None], pa, p) if gate else p
+    gated = (pv.max(1) < MIN_FACE_CONFIDENCE) & (pv.argmax(1) == CANONICAL.index("neutral"))
+    return np.where(gated[:, None], pa, p) if gate else p
+
+
+def fuse_gating_every_unsure_face(pa: np.ndarray, pv: np.ndarray, wa: float, wv: float) -> np.ndarray:
+    """The rule before: every face less sure than MIN_FACE_CONFIDENCE left the voice to decide (reported beside)."""
+    p = fuse(pa, pv, wa, wv, gate=False)
+    return np.where((pv.max(1) < MIN_FACE_CONFIDENCE)[:, None], pa, p)
 
 
 def strong_disagreement(pa: np.ndarray, pv: np.ndarray) -> np.ndarray:
@@ -210,6 +224,7 @@ def pair_check(speech, speech_truth, faces, face_truth, ser_card, fer_card, temp
         "weights_fitted_on_pairs": fitted,
         "weights_fitted_leave_fold_out": weights_leave_fold_out(pa, pv, truth, folds),
         "accuracy_fused_without_face_gate": float((fuse(pa, pv, wa, wv, gate=False).argmax(1) == truth).mean()),
+        "accuracy_fused_gating_every_unsure_face": float((fuse_gating_every_unsure_face(pa, pv, wa, wv).argmax(1) == truth).mean()),
         "accuracy_audio": float((pa.argmax(1) == truth).mean()), "accuracy_video": float((pv.argmax(1) == truth).mean()),
         "accuracy_fused": float(correct.mean()),
         "strong_disagreement_share": float(strong.mean()),
@@ -274,6 +289,7 @@ def held_out_clips_check(speech, args, ser_card, fer_card, temperatures, wa, wv)
             "accuracy_video": float((cv.argmax(1) == truth).mean()),
             "accuracy_fused": float((cf.argmax(1) == truth).mean()),
             "accuracy_fused_without_face_gate": float((fuse(ca, cv, wa, wv, gate=False).argmax(1) == truth).mean()),
+            "accuracy_fused_gating_every_unsure_face": float((fuse_gating_every_unsure_face(ca, cv, wa, wv).argmax(1) == truth).mean()),
             "face_below_gate": int((cv.max(1) < MIN_FACE_CONFIDENCE).sum()),
             "strong_disagreements": int(strong.sum()),
             "strong_disagreements_fused_right": int((cf.argmax(1) == truth)[strong].sum())}
@@ -294,6 +310,7 @@ def clips_check(args, ser_card, fer_card, temperatures, wa, wv, report):
                            "accuracy_video": float((cv.argmax(1) == truth_c).mean()),
                            "accuracy_fused": float((cf.argmax(1) == truth_c).mean()),
                            "accuracy_fused_without_face_gate": float((ungated.argmax(1) == truth_c).mean()),
+                           "accuracy_fused_gating_every_unsure_face": float((fuse_gating_every_unsure_face(ca, cv, wa, wv).argmax(1) == truth_c).mean()),
                            "face_below_gate": int((cv.max(1) < MIN_FACE_CONFIDENCE).sum()),
                            "strong_disagreements": int(strong_c.sum()),
                            "strong_disagreements_fused_right": int((cf.argmax(1) == truth_c)[strong_c].sum())}

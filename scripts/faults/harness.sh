@@ -374,6 +374,43 @@ url_file_via() {
   echo "$to"
 }
 
+# feed_many: the batch of the 301 short clips: submit publishes 5 jobs per stream, a feeder the rest; returns after
+# 20 clips are finished. TOTAL holds the number of clips.
+feed_many() {
+  TOTAL=$(many_clips)
+  coordinator submit "$MEDIA/many" --batch "$BATCH" --max-queued 5 >/dev/null
+  start feeder feeder
+  wait_for "20 finished clips" 60 finished_at_least "$BATCH" 20
+}
+
+# cut_and_stall CUTS: the fault proxy cuts every connection through it CUTS times, 3 s apart, then holds all its
+# traffic for 8 s (a short partition: nothing is closed, bytes wait); sets RECOVER.
+cut_and_stall() {
+  local t_fault base i
+  t_fault=$(now)
+  for ((i = 0; i < $1; i++)); do
+    kill -USR1 "$PROXY"
+    sleep 3
+  done
+  kill -USR2 "$PROXY"
+  sleep 8
+  kill -USR2 "$PROXY"
+  base=$(finished "$BATCH")
+  recover_after "$t_fault" "$BATCH" "$base"
+}
+
+# wait_through SECONDS: er-coordinator wait on the batch in the background, across the fault to come;
+# waited_through checks that it ended without a timeout.
+wait_through() {
+  coordinator wait "$BATCH" --timeout "$1" --interval 0.2 >"$CASE_LOG_PREFIX.wait-through.log" 2>&1 &
+  WAITER=$!
+}
+waited_through() {
+  local rc=0
+  wait "$WAITER" || rc=$?
+  ((rc <= 1)) || fail "er-coordinator wait across the fault exited $rc"
+}
+
 # http_get URL: prints the status code, a space and the body (000 when nothing answers).
 http_get() {
   "$VENV/bin/python" - "$1" <<'PY'

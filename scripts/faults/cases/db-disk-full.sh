@@ -21,13 +21,10 @@ setup() {
   "${SUPERUSER[@]}" -c "CREATE TABLESPACE er_faults_small LOCATION '$VOLUME'" \
     -c "ALTER DATABASE emotions SET TABLESPACE er_faults_small" >/dev/null
   say "db-disk-full: the database is on a ${size_mb} MiB volume of its own"
-  TOTAL=$(many_clips)
   start audio audio
   start video video
   start fusion fusion
-  coordinator submit "$MEDIA/many" --batch "$BATCH" --max-queued 5 >/dev/null
-  start feeder feeder
-  wait_for "20 finished clips" 60 finished_at_least "$BATCH" 20
+  feed_many
 }
 
 fault() {

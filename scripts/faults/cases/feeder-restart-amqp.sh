@@ -2,13 +2,10 @@
 # and goes on; every clip is fused once.
 
 setup() {
-  TOTAL=$(many_clips)
   start audio audio
   start video video
   start fusion fusion
-  coordinator submit "$MEDIA/many" --batch "$BATCH" --max-queued 5 >/dev/null
-  start feeder feeder
-  wait_for "20 finished clips" 60 finished_at_least "$BATCH" 20
+  feed_many
 }
 
 fault() {

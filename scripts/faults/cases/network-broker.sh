@@ -5,29 +5,16 @@
 
 setup() {
   local proxy_port=$((ER_AMQP_PORT + 100)) via
-  TOTAL=$(many_clips)
   start_proxy proxy "$proxy_port" "$ER_AMQP_PORT" 20
   via=$(url_file_via amqp-url "$ER_AMQP_PORT" "$proxy_port")
   start audio audio env ER_AMQP_URL_FILE="$via"
   start video video env ER_AMQP_URL_FILE="$via"
   start fusion fusion
-  coordinator submit "$MEDIA/many" --batch "$BATCH" --max-queued 5 >/dev/null
-  start feeder feeder
-  wait_for "20 finished clips" 60 finished_at_least "$BATCH" 20
+  feed_many
 }
 
 fault() {
-  local t_fault base
-  t_fault=$(now)
-  for _ in 1 2 3 4; do
-    kill -USR1 "$PROXY"
-    sleep 3
-  done
-  kill -USR2 "$PROXY"
-  sleep 8
-  kill -USR2 "$PROXY"
-  base=$(finished "$BATCH")
-  recover_after "$t_fault" "$BATCH" "$base"
+  cut_and_stall 4
   FAULT="workers reach RabbitMQ through a proxy (+20 ms each way): connections cut 4 times, traffic stalled 8 s"
 }
 

@@ -6,29 +6,16 @@
 
 setup() {
   local proxy_port=$((ER_PG_PORT + 100)) via
-  TOTAL=$(many_clips)
   start_proxy proxy "$proxy_port" "$ER_PG_PORT" 2
   via=$(url_file_via database-url "$ER_PG_PORT" "$proxy_port")
   start audio audio
   start video video
   start fusion fusion env ER_DATABASE_URL_FILE="$via"
-  coordinator submit "$MEDIA/many" --batch "$BATCH" --max-queued 5 >/dev/null
-  start feeder feeder
-  wait_for "20 finished clips" 60 finished_at_least "$BATCH" 20
+  feed_many
 }
 
 fault() {
-  local t_fault base
-  t_fault=$(now)
-  for _ in 1 2 3; do
-    kill -USR1 "$PROXY"
-    sleep 3
-  done
-  kill -USR2 "$PROXY"
-  sleep 8
-  kill -USR2 "$PROXY"
-  base=$(finished "$BATCH")
-  recover_after "$t_fault" "$BATCH" "$base"
+  cut_and_stall 3
   FAULT="Fusion reaches PostgreSQL through a proxy (+2 ms each way): its connection cut 3 times mid-transaction, traffic stalled 8 s"
 }
 

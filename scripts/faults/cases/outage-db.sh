@@ -8,8 +8,7 @@ setup() {
   start video video
   start fusion fusion
   coordinator submit "$CLIPS" --batch "$BATCH" >/dev/null
-  coordinator wait "$BATCH" --timeout "$((TIMEOUT + OUTAGE))" --interval 0.2 >"$CASE_LOG_PREFIX.wait-through.log" 2>&1 &
-  WAITER=$!
+  wait_through "$((TIMEOUT + OUTAGE))"
   wait_for "3 finished clips" 60 finished_at_least "$BATCH" 3
 }
 
@@ -26,9 +25,7 @@ fault() {
 }
 
 expectations() {
-  local rc=0
-  wait "$WAITER" || rc=$?
-  ((rc <= 1)) || fail "er-coordinator wait across the outage exited $rc"
+  waited_through
   wait_batch "$BATCH"
   check "all clips fused" test "$(done_clips "$BATCH")" -eq "$(real_clips)"
   check "Fusion kept its broker connection through the ${OUTAGE}s outage" no_log_line "broker connection lost" \

@@ -27,16 +27,13 @@ setup() {
   ip -n "$NS" addr add "$NS_ADDR/30" dev "$NS_END"
   ip -n "$NS" link set "$NS_END" up
   ip -n "$NS" link set lo up
-  TOTAL=$(many_clips)
   start_proxy relay "$relay_port" "$ER_AMQP_PORT" 0 "$HOST_ADDR"
   via=$(url_file_via amqp-url "$ER_AMQP_PORT" "$relay_port" "$HOST_ADDR")
   start audio-cut audio ip netns exec "$NS" env ER_AMQP_URL_FILE="$via"
   start video-cut video ip netns exec "$NS" env ER_AMQP_URL_FILE="$via"
   start video video
   start fusion fusion
-  coordinator submit "$MEDIA/many" --batch "$BATCH" --max-queued 5 >/dev/null
-  start feeder feeder
-  wait_for "20 finished clips" 60 finished_at_least "$BATCH" 20
+  feed_many
   wait_for "results from both cut-off workers" 30 cut_off_workers_working
 }
 

@@ -92,8 +92,12 @@ def fuse(pa: np.ndarray, pv: np.ndarray, wa: float, wv: float, gate: bool = True
     scores -= scores.max(1, keepdims=True)
     p = np.exp(scores)
     p /= p.sum(1, keepdims=True)
-    gated = (pv.max(1) < MIN_FACE_CONFIDENCE) & (pv.argmax(1) == CANONICAL.index("neutral"))
-    return np.where(gated[:, None], pa, p) if gate else p
+    return np.where(face_gated(pv)[:, None], pa, p) if gate else p
+
+
+def face_gated(pv: np.ndarray) -> np.ndarray:
+    """Rows whose face reads `neutral` less surely than MIN_FACE_CONFIDENCE: the voice decides there."""
+    return (pv.max(1) < MIN_FACE_CONFIDENCE) & (pv.argmax(1) == CANONICAL.index("neutral"))
 
 
 def fuse_gating_every_unsure_face(pa: np.ndarray, pv: np.ndarray, wa: float, wv: float) -> np.ndarray:
@@ -203,17 +207,9 @@ def pair_check(speech, speech_truth, faces, face_truth, ser_card, fer_card, temp
         a_idx += [i] * args.pairs_per_take
         v_idx += list(chosen)
     pa, pv, truth = pa_all[a_idx], pv_all[v_idx], speech_truth[a_idx]
-    grid = np.round(np.arange(0, 3.0001, 0.05), 2)
-    best = None
-    for wa in grid:
-        for wv in grid:
-            if wa == 0 and wv == 0:
-                continue
-            loss = nll(fuse(pa, pv, wa, wv), truth)
-            if best is None or loss < best[0]:
-                best = (loss, float(wa), float(wv))
-    fitted = {"audio_weight": best[1], "video_weight": best[2], "nll": best[0],
-              "accuracy": float((fuse(pa, pv, best[1], best[2]).argmax(1) == truth).mean())}
+    loss, best_wa, best_wv = fit_weights(pa, pv, truth, step=0.05)
+    fitted = {"audio_weight": best_wa, "video_weight": best_wv, "nll": loss,
+              "accuracy": float((fuse(pa, pv, best_wa, best_wv).argmax(1) == truth).mean())}
     wa, wv = 1.0, 1.0
     fused = fuse(pa, pv, wa, wv)
     strong = strong_disagreement(pa, pv)
@@ -223,10 +219,7 @@ def pair_check(speech, speech_truth, faces, face_truth, ser_card, fer_card, temp
         "n": int(len(truth)), "audio_weight": wa, "video_weight": wv, "nll": nll(fused, truth),
         "weights_fitted_on_pairs": fitted,
         "weights_fitted_leave_fold_out": weights_leave_fold_out(pa, pv, truth, folds),
-        "accuracy_fused_without_face_gate": float((fuse(pa, pv, wa, wv, gate=False).argmax(1) == truth).mean()),
-        "accuracy_fused_gating_every_unsure_face": float((fuse_gating_every_unsure_face(pa, pv, wa, wv).argmax(1) == truth).mean()),
-        "accuracy_audio": float((pa.argmax(1) == truth).mean()), "accuracy_video": float((pv.argmax(1) == truth).mean()),
-        "accuracy_fused": float(correct.mean()),
+        **rule_accuracies(pa, pv, truth, wa, wv),
         "strong_disagreement_share": float(strong.mean()),
         "accuracy_fused_when_disagreeing": float(correct[strong].mean()) if strong.any() else None,
         "accuracy_fused_otherwise": float(correct[~strong].mean()),
@@ -254,19 +247,40 @@ def faces_by_preference(paths):
     return chosen, sources
 
 
+def fit_weights(pa, pv, truth, step: float) -> tuple[float, float, float]:
+    """(NLL, audio weight, video weight) minimising the fused NLL over a grid from 0 to 3 in `step`s."""
+    grid = np.round(np.arange(0, 3.0001, step), 2)
+    return min((nll(fuse(pa, pv, wa, wv), truth), float(wa), float(wv)) for wa in grid for wv in grid if wa or wv)
+
+
 def weights_leave_fold_out(pa, pv, truth, folds) -> dict:
     """Fusion weights fitted by NLL on the pairs of the other speech folds and scored on each fold's own pairs:
     weights fitted on people they are then used on never take part."""
-    grid = np.round(np.arange(0, 3.0001, 0.1), 2)
     predictions = np.zeros(len(truth), np.int64)
     fitted = {}
     for k in np.unique(folds):
         train, test = folds != k, folds == k
-        best = min(((nll(fuse(pa[train], pv[train], wa, wv), truth[train]), float(wa), float(wv))
-                    for wa in grid for wv in grid if wa or wv))
-        fitted[int(k)] = [best[1], best[2]]
-        predictions[test] = fuse(pa[test], pv[test], best[1], best[2]).argmax(1)
+        _, wa, wv = fit_weights(pa[train], pv[train], truth[train], step=0.1)
+        fitted[int(k)] = [wa, wv]
+        predictions[test] = fuse(pa[test], pv[test], wa, wv).argmax(1)
     return {"weights_per_fold": fitted, "accuracy_fused": float((predictions == truth).mean())}
+
+
+def rule_accuracies(pa, pv, truth, wa, wv) -> dict:
+    """Accuracy of each stream alone and fused by the shipped rule, beside the rule before and no gate at all."""
+    def accuracy(p):
+        return float((p.argmax(1) == truth).mean())
+    return {"accuracy_audio": accuracy(pa), "accuracy_video": accuracy(pv), "accuracy_fused": accuracy(fuse(pa, pv, wa, wv)),
+            "accuracy_fused_without_face_gate": accuracy(fuse(pa, pv, wa, wv, gate=False)),
+            "accuracy_fused_gating_every_unsure_face": accuracy(fuse_gating_every_unsure_face(pa, pv, wa, wv))}
+
+
+def clip_figures(ca, cv, truth, wa, wv) -> dict:
+    """Real clips: `rule_accuracies`, the faces the gate leaves out, and the strong disagreements."""
+    strong = strong_disagreement(ca, cv)
+    return {"n": len(truth), **rule_accuracies(ca, cv, truth, wa, wv), "face_below_gate": int(face_gated(cv).sum()),
+            "strong_disagreements": int(strong.sum()),
+            "strong_disagreements_fused_right": int((fuse(ca, cv, wa, wv).argmax(1) == truth)[strong].sum())}
 
 
 def held_out_clips_check(speech, args, ser_card, fer_card, temperatures, wa, wv) -> dict:
@@ -282,17 +296,7 @@ def held_out_clips_check(speech, args, ser_card, fer_card, temperatures, wa, wv)
     truth = np.array([CANONICAL.index(r["truth"]) for r in faces])
     ca = canonical_probabilities([voices[take(r["path"])] for r in faces], ser_card, temperatures["speech"])
     cv = canonical_probabilities(faces, fer_card, temperatures["face"])
-    cf = fuse(ca, cv, wa, wv)
-    strong = strong_disagreement(ca, cv)
-    return {"n": len(faces), "takes": sorted("-".join(take(r["path"])) for r in faces),
-            "accuracy_audio": float((ca.argmax(1) == truth).mean()),
-            "accuracy_video": float((cv.argmax(1) == truth).mean()),
-            "accuracy_fused": float((cf.argmax(1) == truth).mean()),
-            "accuracy_fused_without_face_gate": float((fuse(ca, cv, wa, wv, gate=False).argmax(1) == truth).mean()),
-            "accuracy_fused_gating_every_unsure_face": float((fuse_gating_every_unsure_face(ca, cv, wa, wv).argmax(1) == truth).mean()),
-            "face_below_gate": int((cv.max(1) < MIN_FACE_CONFIDENCE).sum()),
-            "strong_disagreements": int(strong.sum()),
-            "strong_disagreements_fused_right": int((cf.argmax(1) == truth)[strong].sum())}
+    return {**clip_figures(ca, cv, truth, wa, wv), "takes": sorted("-".join(take(r["path"])) for r in faces)}
 
 
 def clips_check(args, ser_card, fer_card, temperatures, wa, wv, report):
@@ -303,17 +307,7 @@ def clips_check(args, ser_card, fer_card, temperatures, wa, wv, report):
         truth_c = np.array([CANONICAL.index(r["truth"]) for r in voices])
         ca = canonical_probabilities(voices, ser_card, temperatures["speech"])
         cv = canonical_probabilities([faces_by_path[r["path"].split("/")[-1]] for r in voices], fer_card, temperatures["face"])
-        cf = fuse(ca, cv, wa, wv)
-        ungated = fuse(ca, cv, wa, wv, gate=False)
-        strong_c = strong_disagreement(ca, cv)
-        report["clips"] = {"n": len(voices), "accuracy_audio": float((ca.argmax(1) == truth_c).mean()),
-                           "accuracy_video": float((cv.argmax(1) == truth_c).mean()),
-                           "accuracy_fused": float((cf.argmax(1) == truth_c).mean()),
-                           "accuracy_fused_without_face_gate": float((ungated.argmax(1) == truth_c).mean()),
-                           "accuracy_fused_gating_every_unsure_face": float((fuse_gating_every_unsure_face(ca, cv, wa, wv).argmax(1) == truth_c).mean()),
-                           "face_below_gate": int((cv.max(1) < MIN_FACE_CONFIDENCE).sum()),
-                           "strong_disagreements": int(strong_c.sum()),
-                           "strong_disagreements_fused_right": int((cf.argmax(1) == truth_c)[strong_c].sum())}
+        report["clips"] = clip_figures(ca, cv, truth_c, wa, wv)
 
 
 if __name__ == "__main__":

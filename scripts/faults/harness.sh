@@ -20,7 +20,6 @@ declare -A PID=()      # service name -> pid
 declare -A STARTS=()   # service name -> times started in this case
 declare -A KILLED=()   # pid -> 1 when the suite killed it on purpose
 CASE_LOG_PREFIX="$LOGS/setup"
-COLLATERAL=0
 SEQ=0
 
 alive() {
@@ -270,13 +269,15 @@ check_secrets() {
   done
 }
 
-# first_result_from BATCH PID: epoch of the first stream (or window) result from worker PID stored for BATCH.
+# first_result_from BATCH PID [SINCE]: epoch of the first stream (or window) result from worker PID stored for BATCH
+# (at or after the epoch SINCE); empty when there is none.
 first_result_from() {
   sql -c "SELECT extract(epoch FROM min(s.received_at)) FROM (SELECT clip_id, worker, received_at FROM stream_results
           UNION ALL SELECT clip_id, worker, received_at FROM segment_results) s JOIN clips c ON c.id = s.clip_id
-          JOIN batches b ON b.id = c.batch_id WHERE b.name = '$1' AND s.worker LIKE '%:$2'"
+          JOIN batches b ON b.id = c.batch_id WHERE b.name = '$1' AND s.worker LIKE '%:$2'
+          AND s.received_at >= to_timestamp(${3:-0})"
 }
-has_result_from() { [[ -n "$(first_result_from "$1" "$2")" ]]; }
+has_result_from() { [[ -n "$(first_result_from "$@")" ]]; }
 
 # no_log_line LINE FILE...: true when no file holds LINE.
 no_log_line() { local line=$1; shift; ! grep -qF "$line" "$@"; }
@@ -301,9 +302,6 @@ real_clips() { find "$CLIPS" -name '*.mp4' | wc -l; }
 many_clips() { find "$MEDIA/many" -name '*.mp4' | wc -l; }
 # done_clips BATCH: clips of the batch that ended done.
 done_clips() { sql -c "SELECT count(*) FROM clips c JOIN batches b ON b.id = c.batch_id WHERE b.name = '$1' AND c.status = 'done'"; }
-# jobs_taken: both job queues empty, their jobs held by the workers.
-jobs_taken() { [[ "$(amqp depth er.jobs.audio er.jobs.video)" == "0 0" ]]; }
-dead_at_least() { (($(amqp depth er.dead) >= $1)); }
 
 # published_per_job BATCH LOG...: from the feeders' debug lines, how many of the batch's (clip, stream) jobs were
 # published once, twice...: "1x526 2x6 3x17" (times x jobs), by times.
@@ -409,26 +407,6 @@ waited_through() {
   local rc=0
   wait "$WAITER" || rc=$?
   ((rc <= 1)) || fail "er-coordinator wait across the fault exited $rc"
-}
-
-# http_get URL: prints the status code, a space and the body (000 when nothing answers).
-http_get() {
-  "$VENV/bin/python" - "$1" <<'PY'
-import sys, urllib.request, urllib.error
-try:
-    with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
-        print(r.status, r.read().decode())
-except urllib.error.HTTPError as e:
-    print(e.code, e.read().decode())
-except Exception as e:
-    print("000", e)
-PY
-}
-ready_at() { [[ "$(http_get "http://$1/readyz" | cut -d' ' -f1)" == 200 ]]; }
-
-# metric_sum URL NAME FILTER: the sum of a metric's samples whose labels contain FILTER (e.g. stream="audio").
-metric_sum() {
-  http_get "$1" | awk -v name="$2" -v filter="$3" 'index($0, name "{") == 1 && index($0, filter) { s += $NF } END { print s + 0 }'
 }
 
 # ------------------------------------------------------------------ running a case

@@ -5,6 +5,7 @@
 # the ballast is removed it resumes, and every clip is fused once.
 
 DISK_FULL=${FAULTS_DISK_FULL:-20}
+DISK_FULL_STATE=53100 # SQLSTATE disk_full
 
 setup() {
   local size_mb
@@ -62,4 +63,3 @@ teardown() {
   umount "$VOLUME" || fail "could not unmount $VOLUME"
 }
 
-DISK_FULL_STATE=53100

@@ -82,3 +82,5 @@ expectations() {
   sql -F ' | ' -c "SELECT source, error FROM clips WHERE batch_id = $id ORDER BY id" | cut -c1-150 | sed 's/^/  /'
   amqp dead | sed 's/^/  er.dead: /'
 }
+
+dead_at_least() { (($(amqp depth er.dead) >= $1)); }

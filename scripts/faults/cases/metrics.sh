@@ -55,3 +55,23 @@ expectations() {
   check "the error says the port is in use" grep -q "in use" <<<"$PORT_IN_USE_OUTPUT"
   say "metrics: counters agree with the database; readiness answers seen during the restart: $seen"
 }
+
+# http_get URL: prints the status code, a space and the body (000 when nothing answers).
+http_get() {
+  "$VENV/bin/python" - "$1" <<'PY'
+import sys, urllib.request, urllib.error
+try:
+    with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
+        print(r.status, r.read().decode())
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode())
+except Exception as e:
+    print("000", e)
+PY
+}
+ready_at() { [[ "$(http_get "http://$1/readyz" | cut -d' ' -f1)" == 200 ]]; }
+
+# metric_sum URL NAME FILTER: the sum of a metric's samples whose labels contain FILTER (e.g. stream="audio").
+metric_sum() {
+  http_get "$1" | awk -v name="$2" -v filter="$3" 'index($0, name "{") == 1 && index($0, filter) { s += $NF } END { print s + 0 }'
+}

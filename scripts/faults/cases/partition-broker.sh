@@ -39,13 +39,12 @@ setup() {
 
 fault() {
   T_CUT=$(now)
-  CUT_AT=$(date +%s)
   ip netns exec "$NS" iptables -A INPUT -s "$HOST_ADDR" -j DROP
   ip netns exec "$NS" iptables -A OUTPUT -d "$HOST_ADDR" -j DROP
   say "partition-broker: the namespace's link drops every packet for ${PARTITION}s"
   sleep "$PARTITION"
   ip netns exec "$NS" iptables -F
-  HEALED_AT=$(date +%s)
+  HEALED_AT=$(now)
   FAULT="the audio worker and 1 of 2 video workers cut off from RabbitMQ for ${PARTITION}s mid-batch (iptables in a netns: packets dropped)"
 }
 
@@ -55,9 +54,7 @@ expectations() {
   local TIMEOUT=$((TIMEOUT + 60))
   wait_batch "$BATCH"
   # The first result of the cut-off audio worker after the heal (received_at is the database's clock: this machine's).
-  back=$(sql -c "SELECT extract(epoch FROM min(s.received_at)) FROM stream_results s
-    JOIN clips c ON c.id = s.clip_id JOIN batches b ON b.id = c.batch_id WHERE b.name = '$BATCH'
-    AND s.worker LIKE '%:${PID[audio-cut]}' AND s.received_at >= to_timestamp($HEALED_AT)")
+  back=$(first_result_from "$BATCH" "${PID[audio-cut]}" "$HEALED_AT")
   [[ -z "$back" ]] || RECOVER=$(elapsed "$T_CUT" "$back")
   # Jobs the broker took back from the cut-off video worker, as the video worker outside received them.
   taken_back=$(grep -h 'received job' "$CASE_LOG_PREFIX".video.*.log | grep -c 'redelivered=true' || true)
@@ -70,7 +67,7 @@ expectations() {
   check "both cut-off workers noticed the lost connection and connected again ($lost times)" test "$lost" -ge 2
   check "the cut-off audio worker stored results after the heal" test -n "$back"
   check "all $TOTAL clips fused" test "$(done_clips "$BATCH")" -eq "$TOTAL"
-  say "partition-broker: first video job taken back ${first_taken_back:+$(($(date -d "$first_taken_back" +%s) - CUT_AT)) s into the partition }($taken_back" \
+  say "partition-broker: first video job taken back ${first_taken_back:+$(($(date -d "$first_taken_back" +%s) - ${T_CUT%.*})) s into the partition }($taken_back" \
     "in all); $redelivered_to_cut audio jobs given back to the audio worker; the cut-off workers lost their connection $lost times;" \
     "audio results again ${RECOVER} s after the cut (${PARTITION} s of partition)"
 }
@@ -78,8 +75,4 @@ expectations() {
 teardown() { ip netns del "$NS" 2>/dev/null || true; }
 
 # cut_off_workers_working: both cut-off workers have stored a result for the batch.
-cut_off_workers_working() {
-  [[ "$(sql -c "SELECT count(DISTINCT s.worker) FROM stream_results s JOIN clips c ON c.id = s.clip_id
-    JOIN batches b ON b.id = c.batch_id WHERE b.name = '$BATCH'
-    AND (s.worker LIKE '%:${PID[audio-cut]}' OR s.worker LIKE '%:${PID[video-cut]}')")" == 2 ]]
-}
+cut_off_workers_working() { has_result_from "$BATCH" "${PID[audio-cut]}" && has_result_from "$BATCH" "${PID[video-cut]}"; }

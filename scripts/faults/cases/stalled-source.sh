@@ -91,3 +91,6 @@ expectations() {
 }
 
 teardown() { WORKER_ARGS=(--allow-protocol file); }
+
+# jobs_taken: both job queues empty, their jobs held by the workers.
+jobs_taken() { [[ "$(amqp depth er.jobs.audio er.jobs.video)" == "0 0" ]]; }

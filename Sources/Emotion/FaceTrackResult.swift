@@ -20,7 +20,8 @@ public struct FaceTrackResult: Sendable, Codable, Equatable {
     /// Sampled frames showing the face.
     public var frames: Int
     /// Share of the clip's speech during which this face is the speaker, 0...1; `nil` when it was not decided here
-    /// (one face in view at a time: it speaks whenever the clip has speech).
+    /// (one face in view at a time: it speaks whenever the clip has speech, which the video worker cannot hear; Fusion
+    /// sets the share once the audio is in).
     public var speaking: Double?
     /// The face stream's prediction from this track's frames alone.
     public var prediction: StreamPrediction

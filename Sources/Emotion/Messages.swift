@@ -111,6 +111,8 @@ public struct ResultMessage: Sendable, Codable, Equatable {
     /// Every face the video stream followed (video only).
     public var faces: [FaceTrackResult]?
     /// The speaking face's track (`nil`: none in view speaks, or not decided) and how it was decided (video only).
+    /// With `single_face` it is the face in view, which speaks whenever the clip has speech: the video worker cannot
+    /// hear, so Fusion keeps it once the audio stream has found speech and clears it otherwise.
     public var speaker: Int?
     public var speakerStatus: String?
     /// Seconds of media analysed.

@@ -73,15 +73,15 @@ extension ResultStore {
             SELECT stream, outcome, model_labels, logits, probabilities, fusion_weight, error_code, error, speaker_status
             FROM segment_results WHERE clip_id = $1 AND segment_index = $2
             """, [clip, index])
+        let audio = try states.first { $0["stream"] == StreamKind.audio.rawValue }.map(Self.streamState)
         let decision = ClipDecision.decide(
-            audio: try states.first { $0["stream"] == StreamKind.audio.rawValue }.map(Self.streamState),
-            video: try states.first { $0["stream"] == StreamKind.video.rawValue }.map(Self.streamState)
-        )
+            audio: audio, video: try states.first { $0["stream"] == StreamKind.video.rawValue }.map(Self.streamState))
         switch decision {
         case .waiting:
             return .waiting
         case .fused(let fused):
             try database.query("""
+                WITH \(Self.settlingSingleFaceSpeaker(segment: "$2", speech: audio?.outcome == .ok))
                 INSERT INTO segment_fused (clip_id, segment_index, label, confidence, probabilities, basis, error,
                     disagreement, streams_disagree, reason)
                 VALUES ($1, $2, $3, $4, $5::jsonb, $6, NULL, $7, $8, $9)

@@ -101,10 +101,8 @@ public struct ResultStore {
                     result.speaker.map(String.init), result.speakerStatus,
                 ])
             try storeFaceTracks(result, segmentIndex: 0)
-            let decision = ClipDecision.decide(
-                audio: try streamState(clipID: result.clipID, stream: .audio),
-                video: try streamState(clipID: result.clipID, stream: .video)
-            )
+            let audio = try streamState(clipID: result.clipID, stream: .audio)
+            let decision = ClipDecision.decide(audio: audio, video: try streamState(clipID: result.clipID, stream: .video))
             switch decision {
             case .waiting:
                 break
@@ -119,8 +117,10 @@ public struct ResultStore {
                           Self.json(probabilities: fused.probabilities), fused.basis.rawValue,
                           fused.disagreement.map { String($0) }, fused.disagreement.map { _ in fused.streamsDisagree ? "true" : "false" },
                           fused.reason])
-                try database.query("UPDATE clips SET status = 'done', error = NULL, finished_at = now() WHERE id = $1",
-                                   [String(result.clipID)])
+                try database.query("""
+                    WITH \(Self.settlingSingleFaceSpeaker(segment: nil, speech: audio?.outcome == .ok))
+                    UPDATE clips SET status = 'done', error = NULL, finished_at = now() WHERE id = $1
+                    """, [String(result.clipID)])
             case .failed(let reason):
                 try database.query("DELETE FROM fused_results WHERE clip_id = $1", [String(result.clipID)])
                 try database.query("UPDATE clips SET status = 'failed', error = $2, finished_at = now() WHERE id = $1",
@@ -198,6 +198,28 @@ public struct ResultStore {
                 is_speaker = EXCLUDED.is_speaker, label = EXCLUDED.label, confidence = EXCLUDED.confidence,
                 probabilities = EXCLUDED.probabilities, logits = EXCLUDED.logits
             """, [String(result.clipID), String(segmentIndex), json])
+    }
+
+    /// Common table expressions, to open the statement that records a clip's (or window's) decision with, that settle
+    /// who speaks where one face was in view at a time (`single_face`). The video worker names the face its result is
+    /// from, which speaks whenever there is speech: it stays the speaker only where the audio stream found `speech`,
+    /// and every face gets its share of the speech by the frames it was seen in, as `er-coordinator analyze` gives
+    /// them. Other clips are left as they are. The clip is `$1`; a window's index is `segment` (a placeholder).
+    static func settlingSingleFaceSpeaker(segment: String?, speech: Bool) -> String {
+        let (table, window) = segment.map { ("segment_results", " AND segment_index = \($0)") } ?? ("stream_results", "")
+        let video = "clip_id = $1\(window) AND stream = 'video' AND speaker_status = 'single_face'"
+        let index = segment ?? "0"
+        // Every part reads the rows as they were before the statement: the tracks see the face the worker named.
+        return """
+            video AS (SELECT speaker FROM \(table) WHERE \(video)),
+            seen AS (SELECT sum(frames) AS frames FROM face_tracks WHERE clip_id = $1 AND segment_index = \(index)),
+            tracks AS (
+                UPDATE face_tracks t SET is_speaker = \(speech) AND t.track IS NOT DISTINCT FROM video.speaker,
+                    speaking = CASE WHEN \(speech) AND seen.frames > 0 THEN round(t.frames::numeric / seen.frames, 3) ELSE 0 END
+                FROM video, seen WHERE t.clip_id = $1 AND t.segment_index = \(index)
+            ),
+            unheard AS (UPDATE \(table) SET speaker = NULL WHERE \(video) AND NOT \(speech))
+            """
     }
 
     /// The id of the clip registered under `source` (or, failing that, `path`), the latest when several batches

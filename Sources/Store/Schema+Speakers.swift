@@ -3,8 +3,8 @@ extension Schema {
     ///
     /// - `face_tracks`: one row per face track of a clip (or of a long clip's window, `segment_index`; 0 for a clip
     ///   analysed whole): median box normalised to the frame, first and last time, frames, the share of the speech
-    ///   during which it speaks (`NULL`: one face in view at a time, which speaks whenever there is speech), whether
-    ///   it is the speaker, and its own label, confidence, probabilities and logits.
+    ///   during which it speaks (one face in view at a time: its share by frames, set by Fusion once the audio is
+    ///   in), whether it is the speaker, and its own label, confidence, probabilities and logits.
     /// - `stream_results.speaker` / `speaker_status` (and on `segment_results`): the speaking face's track and how it
     ///   was decided (`single_face`, `detected`, `speaker_not_visible`, `no_speech`, `unknown`).
     /// - `fused_results.reason` (and on `segment_fused`): why an answering stream was left out, e.g.

@@ -60,6 +60,18 @@ struct PipelineEndToEndTests {
                 #expect(row["fused_label"] != nil)
             }
         }
+        // One person in view: that face is the speaker exactly where the voice was heard (as `analyze` says); the
+        // video-only takes carry a silent track.
+        let speakers = try database.query("""
+            SELECT e.path, e.audio_label IS NOT NULL AS heard, e.speaker, count(*) FILTER (WHERE f.is_speaker) AS speaking_faces
+            FROM clip_emotions e LEFT JOIN face_emotions f ON f.clip_id = e.clip_id
+            WHERE e.batch = $1 AND e.status = 'done' GROUP BY e.path, e.audio_label, e.speaker
+            """, [batch])
+        #expect(speakers.contains { $0["heard"] == "t" } && speakers.contains { $0["heard"] == "f" })
+        for row in speakers {
+            let heard = row["heard"] == "t"
+            #expect((row["speaker"] != nil) == heard && row["speaking_faces"] == (heard ? "1" : "0"), "\(row["path"] ?? "")")
+        }
         let fusedCounts = try database.query("""
             SELECT count(f.clip_id) AS fused, count(DISTINCT f.clip_id) AS distinct_clips
             FROM clips c JOIN batches b ON b.id = c.batch_id LEFT JOIN fused_results f ON f.clip_id = c.id WHERE b.name = $1

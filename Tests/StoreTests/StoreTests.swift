@@ -180,6 +180,57 @@ struct StoreTests {
         #expect(exported == 3)
     }
 
+    /// One face in view at a time: the face the video result is from is the speaker once the audio stream finds
+    /// speech, whichever stream comes first, and nobody is where it finds none; each face gets its share of the
+    /// speech by its frames (as `analyze` gives them). The same holds for a long clip's window.
+    @Test func aSingleFaceSpeaksOnlyWhereTheAudioFindsSpeech() throws {
+        let name = "store-\(UUID().uuidString)"
+        let batch = try store.batch(named: name)
+        let clips = try store.register(sources: ["/m/talk.mp4", "/m/silent.mp4", "/m/long.mp4"], batchID: batch, force: false).pending
+        try #require(clips.count == 3)
+        func video(_ job: JobMessage) -> ResultMessage {
+            var video = testResult(job, label: .angry)
+            // Two faces one after the other; the video result is track 1's.
+            video.faces = [0, 1].map { track in
+                FaceTrackResult(track: track, box: [0.3, 0.2, 0.3, 0.6], start: track == 0 ? 0 : 2, end: track == 0 ? 1.8 : 3.2,
+                                frames: track == 0 ? 4 : 12, speaking: nil, prediction: testResult(job, label: .angry).prediction!)
+            }
+            video.speaker = 1
+            video.speakerStatus = "single_face"
+            return video
+        }
+        func job(_ clip: PendingClip, _ stream: StreamKind, _ segment: Segment? = nil) -> JobMessage {
+            JobMessage(clipID: clip.id, batchID: batch, source: clip.source, stream: stream, segment: segment)
+        }
+        #expect(try store.record(video(job(clips[0], .video))) == .waiting)
+        try store.record(testResult(job(clips[0], .audio), label: .sad))
+        var silence = testResult(job(clips[1], .audio), label: nil)
+        silence.error = .init(code: "no_speech", reason: "no speech in the audio")
+        #expect(try store.record(silence) == .waiting)
+        try store.record(video(job(clips[1], .video)))
+        let plan = [Segment(index: 0, start: 0, duration: 5)]
+        try store.storePlan(clipID: clips[2].id, duration: 5, segments: plan)
+        try store.record(video(job(clips[2], .video, plan[0])))
+        try store.record(testResult(job(clips[2], .audio, plan[0]), label: .sad))
+
+        let faces = try store.database.query("""
+            SELECT path, track, is_speaker, speaking FROM face_emotions WHERE batch = $1 ORDER BY path, segment_index, track
+            """, [name])
+        #expect(faces.map { "\($0["path"]!) \($0["track"]!) \($0["is_speaker"]!) \($0["speaking"]!)" } == [
+            "/m/long.mp4 0 f 0.25", "/m/long.mp4 1 t 0.75",
+            "/m/silent.mp4 0 f 0", "/m/silent.mp4 1 f 0",
+            "/m/talk.mp4 0 f 0.25", "/m/talk.mp4 1 t 0.75",
+        ])
+        let rows = try store.clips(batch: name)
+        #expect(rows.first { $0["path"] == "/m/talk.mp4" }?["speaker"] == "1")
+        #expect(rows.first { $0["path"] == "/m/silent.mp4" }?["speaker"] == nil)
+        let window = try store.database.query("SELECT speaker FROM segment_emotions WHERE clip_id = $1", [String(clips[2].id)])
+        #expect(window.map { $0["speaker"] } == ["1"])
+        // A redelivered video result names its face again; the settled answer stands.
+        try store.record(video(job(clips[1], .video)))
+        #expect(try store.clips(batch: name).first { $0["path"] == "/m/silent.mp4" }?["speaker"] == nil)
+    }
+
     /// Model labels are the card's text: one with a comma or a quote must come back whole (it once split into two
     /// labels and trapped Fusion on every delivery).
     @Test func labelsWithCommasAndQuotesRoundTrip() throws {

@@ -110,9 +110,11 @@ public struct ResultMessage: Sendable, Codable, Equatable {
     public var faceHeight: Double?
     /// Every face the video stream followed (video only).
     public var faces: [FaceTrackResult]?
+    /// The face track the result is from: the speaker's face, or the largest and most persistent one (video only).
+    public var track: Int?
     /// The speaking face's track (`nil`: none in view speaks, or not decided) and how it was decided (video only).
-    /// With `single_face` it is the face in view, which speaks whenever the clip has speech: the video worker cannot
-    /// hear, so Fusion keeps it once the audio stream has found speech and clears it otherwise.
+    /// With one face in view at a time (`single_face`) the worker cannot tell: Fusion names `track` once the audio
+    /// stream has found speech.
     public var speaker: Int?
     public var speakerStatus: String?
     /// Seconds of media analysed.
@@ -126,7 +128,8 @@ public struct ResultMessage: Sendable, Codable, Equatable {
         case schema, jobID = "job_id", clipID = "clip_id", batchID = "batch_id", source, stream, attempt, segment, outcome, model
         case labels, logits, probabilities, error, framesDecoded = "frames_decoded", framesSampled = "frames_sampled"
         case facesFound = "faces_found", facesSeen = "faces_seen", rotation, faceHeight = "face_height"
-        case mediaSeconds = "media_seconds", timings, worker, faces, speaker, speakerStatus = "speaker_status"
+        case mediaSeconds = "media_seconds", timings, worker, faces, track, speaker
+        case speakerStatus = "speaker_status"
     }
 
     /// A result for `job` with no prediction yet; fill in the outcome's fields.

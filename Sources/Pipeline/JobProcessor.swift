@@ -143,8 +143,8 @@ public final class FaceJobProcessor: JobProcessor {
             result.rotation = analysis.rotation
             result.faceHeight = analysis.faceHeightFraction
             result.faces = analysis.faces
-            // One face in view at a time: the speaker whenever there is speech, which Fusion settles with the audio.
-            result.speaker = analysis.speakerStatus == .singleFace ? analysis.track : analysis.speaker
+            result.track = analysis.track
+            result.speaker = analysis.speaker
             result.speakerStatus = analysis.speakerStatus.rawValue
             result.timings = analysis.timings
             return result.requiringFiniteOutput(job)

@@ -47,9 +47,9 @@ extension ResultStore {
         try database.query("""
             INSERT INTO segment_results (clip_id, segment_index, stream, outcome, label, confidence, probabilities,
                 model_labels, logits, model, model_sha256, fusion_weight, frames_sampled, faces_found, error_code, error,
-                timings, worker, job_id, attempt, faces_seen, speaker, speaker_status)
+                timings, worker, job_id, attempt, faces_seen, speaker, speaker_status, track)
             VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11, $12, $13, $14, $15, $16, $17::jsonb,
-                $18, $19::uuid, $20, $21, $22, $23)
+                $18, $19::uuid, $20, $21, $22, $23, $24)
             ON CONFLICT (clip_id, segment_index, stream) DO UPDATE SET
                 outcome = EXCLUDED.outcome, label = EXCLUDED.label, confidence = EXCLUDED.confidence,
                 probabilities = EXCLUDED.probabilities, model_labels = EXCLUDED.model_labels, logits = EXCLUDED.logits,
@@ -57,7 +57,7 @@ extension ResultStore {
                 frames_sampled = EXCLUDED.frames_sampled, faces_found = EXCLUDED.faces_found, error_code = EXCLUDED.error_code,
                 error = EXCLUDED.error, timings = EXCLUDED.timings, worker = EXCLUDED.worker, job_id = EXCLUDED.job_id,
                 attempt = EXCLUDED.attempt, received_at = now(), faces_seen = EXCLUDED.faces_seen,
-                speaker = EXCLUDED.speaker, speaker_status = EXCLUDED.speaker_status
+                speaker = EXCLUDED.speaker, speaker_status = EXCLUDED.speaker_status, track = EXCLUDED.track
             """, [
                 clip, index, result.stream.rawValue, result.outcome.rawValue, prediction?.label.rawValue,
                 prediction.map { String($0.confidence) }, prediction.map { Self.json(probabilities: $0.probabilities) },
@@ -66,7 +66,7 @@ extension ResultStore {
                 result.framesSampled.map(String.init), result.facesFound.map(String.init),
                 result.error?.code, result.error?.reason, Self.json(result.timings), result.worker,
                 result.jobID.uuidString, String(result.attempt), result.facesSeen.map(String.init),
-                result.speaker.map(String.init), result.speakerStatus,
+                result.speaker.map(String.init), result.speakerStatus, result.track.map(String.init),
             ])
         try storeFaceTracks(result, segmentIndex: segment.index)
         let states = try database.query("""

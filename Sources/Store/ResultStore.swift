@@ -75,9 +75,10 @@ public struct ResultStore {
             try database.query("""
                 INSERT INTO stream_results (clip_id, stream, outcome, label, confidence, probabilities, model_labels, logits,
                     model, model_sha256, fusion_weight, frames_decoded, frames_sampled, faces_found, media_seconds,
-                    error_code, error, timings, worker, job_id, attempt, faces_seen, rotation, face_height, speaker, speaker_status)
+                    error_code, error, timings, worker, job_id, attempt, faces_seen, rotation, face_height, speaker, speaker_status,
+                    track)
                 VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                    $18::jsonb, $19, $20::uuid, $21, $22, $23, $24, $25, $26)
+                    $18::jsonb, $19, $20::uuid, $21, $22, $23, $24, $25, $26, $27)
                 ON CONFLICT (clip_id, stream) DO UPDATE SET
                     outcome = EXCLUDED.outcome, label = EXCLUDED.label, confidence = EXCLUDED.confidence,
                     probabilities = EXCLUDED.probabilities, model_labels = EXCLUDED.model_labels, logits = EXCLUDED.logits,
@@ -87,7 +88,7 @@ public struct ResultStore {
                     error_code = EXCLUDED.error_code, error = EXCLUDED.error, timings = EXCLUDED.timings,
                     worker = EXCLUDED.worker, job_id = EXCLUDED.job_id, attempt = EXCLUDED.attempt, received_at = now(),
                     faces_seen = EXCLUDED.faces_seen, rotation = EXCLUDED.rotation, face_height = EXCLUDED.face_height,
-                    speaker = EXCLUDED.speaker, speaker_status = EXCLUDED.speaker_status
+                    speaker = EXCLUDED.speaker, speaker_status = EXCLUDED.speaker_status, track = EXCLUDED.track
                 """, [
                     String(result.clipID), result.stream.rawValue, result.outcome.rawValue,
                     prediction?.label.rawValue, prediction.map { String($0.confidence) },
@@ -98,7 +99,7 @@ public struct ResultStore {
                     result.mediaSeconds.map { String($0) }, result.error?.code, result.error?.reason,
                     Self.json(result.timings), result.worker, result.jobID.uuidString, String(result.attempt),
                     result.facesSeen.map(String.init), result.rotation.map(String.init), result.faceHeight.map { String($0) },
-                    result.speaker.map(String.init), result.speakerStatus,
+                    result.speaker.map(String.init), result.speakerStatus, result.track.map(String.init),
                 ])
             try storeFaceTracks(result, segmentIndex: 0)
             let audio = try streamState(clipID: result.clipID, stream: .audio)
@@ -201,24 +202,24 @@ public struct ResultStore {
     }
 
     /// Common table expressions, to open the statement that records a clip's (or window's) decision with, that settle
-    /// who speaks where one face was in view at a time (`single_face`). The video worker names the face its result is
-    /// from, which speaks whenever there is speech: it stays the speaker only where the audio stream found `speech`,
-    /// and every face gets its share of the speech by the frames it was seen in, as `er-coordinator analyze` gives
-    /// them. Other clips are left as they are. The clip is `$1`; a window's index is `segment` (a placeholder).
+    /// who speaks where one face was in view at a time (`single_face`): the face the video result is from (`track`)
+    /// is the speaker where the audio stream found `speech`, and nobody is elsewhere; every face gets its share of
+    /// the speech by the frames it was seen in, as `er-coordinator analyze` gives them. Recomputed at every decision
+    /// (a result that replaces another settles it again); other clips are left as they are. The clip is `$1`; a
+    /// window's index is `segment` (a placeholder).
     static func settlingSingleFaceSpeaker(segment: String?, speech: Bool) -> String {
         let (table, window) = segment.map { ("segment_results", " AND segment_index = \($0)") } ?? ("stream_results", "")
         let video = "clip_id = $1\(window) AND stream = 'video' AND speaker_status = 'single_face'"
         let index = segment ?? "0"
-        // Every part reads the rows as they were before the statement: the tracks see the face the worker named.
         return """
-            video AS (SELECT speaker FROM \(table) WHERE \(video)),
+            video AS (SELECT track FROM \(table) WHERE \(video)),
             seen AS (SELECT sum(frames) AS frames FROM face_tracks WHERE clip_id = $1 AND segment_index = \(index)),
             tracks AS (
-                UPDATE face_tracks t SET is_speaker = \(speech) AND t.track IS NOT DISTINCT FROM video.speaker,
+                UPDATE face_tracks t SET is_speaker = \(speech) AND t.track IS NOT DISTINCT FROM video.track,
                     speaking = CASE WHEN \(speech) AND seen.frames > 0 THEN round(t.frames::numeric / seen.frames, 3) ELSE 0 END
                 FROM video, seen WHERE t.clip_id = $1 AND t.segment_index = \(index)
             ),
-            unheard AS (UPDATE \(table) SET speaker = NULL WHERE \(video) AND NOT \(speech))
+            named AS (UPDATE \(table) SET speaker = CASE WHEN \(speech) THEN track END WHERE \(video))
             """
     }
 

@@ -4,7 +4,7 @@ extension Schema {
     /// - `face_tracks`: one row per face track of a clip (or of a long clip's window, `segment_index`; 0 for a clip
     ///   analysed whole): median box normalised to the frame, first and last time, frames, the share of the speech
     ///   during which it speaks (one face in view at a time: its share by frames, set by Fusion once the audio is
-    ///   in), whether it is the speaker, and its own label, confidence, probabilities and logits.
+    ///   in; see migration 8), whether it is the speaker, and its own label, confidence, probabilities and logits.
     /// - `stream_results.speaker` / `speaker_status` (and on `segment_results`): the speaking face's track and how it
     ///   was decided (`single_face`, `detected`, `speaker_not_visible`, `no_speech`, `unknown`).
     /// - `fused_results.reason` (and on `segment_fused`): why an answering stream was left out, e.g.
@@ -72,5 +72,13 @@ extension Schema {
         LEFT JOIN segment_fused f ON f.clip_id = g.clip_id AND f.segment_index = g.segment_index
         LEFT JOIN segment_results a ON a.clip_id = g.clip_id AND a.segment_index = g.segment_index AND a.stream = 'audio'
         LEFT JOIN segment_results v ON v.clip_id = g.clip_id AND v.segment_index = g.segment_index AND v.stream = 'video';
+        """
+
+    /// Migration 8: `stream_results.track` / `segment_results.track`, the face track a video result is from (the
+    /// speaker's face, or the largest and most persistent one). With one face in view at a time the video worker
+    /// cannot tell whether it speaks: Fusion makes it the `speaker` once the audio stream has found speech.
+    static let resultTrackMigration = """
+        ALTER TABLE stream_results ADD COLUMN track integer;
+        ALTER TABLE segment_results ADD COLUMN track integer;
         """
 }

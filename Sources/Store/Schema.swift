@@ -119,6 +119,7 @@ public enum Schema {
         predictionsMigration,
         backlogMigration,
         speakersMigration,
+        resultTrackMigration,
     ]
 
     /// Applies the migrations not yet applied, in one transaction serialised across processes by an advisory

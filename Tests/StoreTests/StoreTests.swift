@@ -182,7 +182,8 @@ struct StoreTests {
 
     /// One face in view at a time: the face the video result is from is the speaker once the audio stream finds
     /// speech, whichever stream comes first, and nobody is where it finds none; each face gets its share of the
-    /// speech by its frames (as `analyze` gives them). The same holds for a long clip's window.
+    /// speech by its frames (as `analyze` gives them). The same holds for a long clip's window, and a result that
+    /// replaces another (a real one after a dead letter's failure) settles it again.
     @Test func aSingleFaceSpeaksOnlyWhereTheAudioFindsSpeech() throws {
         let name = "store-\(UUID().uuidString)"
         let batch = try store.batch(named: name)
@@ -195,7 +196,7 @@ struct StoreTests {
                 FaceTrackResult(track: track, box: [0.3, 0.2, 0.3, 0.6], start: track == 0 ? 0 : 2, end: track == 0 ? 1.8 : 3.2,
                                 frames: track == 0 ? 4 : 12, speaking: nil, prediction: testResult(job, label: .angry).prediction!)
             }
-            video.speaker = 1
+            video.track = 1
             video.speakerStatus = "single_face"
             return video
         }
@@ -226,9 +227,15 @@ struct StoreTests {
         #expect(rows.first { $0["path"] == "/m/silent.mp4" }?["speaker"] == nil)
         let window = try store.database.query("SELECT speaker FROM segment_emotions WHERE clip_id = $1", [String(clips[2].id)])
         #expect(window.map { $0["speaker"] } == ["1"])
-        // A redelivered video result names its face again; the settled answer stands.
+        // A redelivered video result changes nothing; a real audio result replacing the failed one names the face.
         try store.record(video(job(clips[1], .video)))
         #expect(try store.clips(batch: name).first { $0["path"] == "/m/silent.mp4" }?["speaker"] == nil)
+        try store.record(testResult(job(clips[1], .audio), label: .sad))
+        #expect(try store.clips(batch: name).first { $0["path"] == "/m/silent.mp4" }?["speaker"] == "1")
+        let replaced = try store.database.query("""
+            SELECT track, is_speaker, speaking FROM face_tracks WHERE clip_id = $1 ORDER BY track
+            """, [String(clips[1].id)])
+        #expect(replaced.map { "\($0["track"]!) \($0["is_speaker"]!) \($0["speaking"]!)" } == ["0 f 0.25", "1 t 0.75"])
     }
 
     /// Model labels are the card's text: one with a comma or a quote must come back whole (it once split into two

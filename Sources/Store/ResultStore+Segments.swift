@@ -81,7 +81,7 @@ extension ResultStore {
             return .waiting
         case .fused(let fused):
             try database.query("""
-                WITH \(Self.settlingSingleFaceSpeaker(segment: "$2", speech: audio?.outcome == .ok))
+                WITH \(Self.settlingSingleFaceSpeaker(window: true, speech: audio?.outcome == .ok))
                 INSERT INTO segment_fused (clip_id, segment_index, label, confidence, probabilities, basis, error,
                     disagreement, streams_disagree, reason)
                 VALUES ($1, $2, $3, $4, $5::jsonb, $6, NULL, $7, $8, $9)

@@ -119,7 +119,7 @@ public struct ResultStore {
                           fused.disagreement.map { String($0) }, fused.disagreement.map { _ in fused.streamsDisagree ? "true" : "false" },
                           fused.reason])
                 try database.query("""
-                    WITH \(Self.settlingSingleFaceSpeaker(segment: nil, speech: audio?.outcome == .ok))
+                    WITH \(Self.settlingSingleFaceSpeaker(window: false, speech: audio?.outcome == .ok))
                     UPDATE clips SET status = 'done', error = NULL, finished_at = now() WHERE id = $1
                     """, [String(result.clipID)])
             case .failed(let reason):
@@ -205,12 +205,11 @@ public struct ResultStore {
     /// who speaks where one face was in view at a time (`single_face`): the face the video result is from (`track`)
     /// is the speaker where the audio stream found `speech`, and nobody is elsewhere; every face gets its share of
     /// the speech by the frames it was seen in, as `er-coordinator analyze` gives them. Recomputed at every decision
-    /// (a result that replaces another settles it again); other clips are left as they are. The clip is `$1`; a
-    /// window's index is `segment` (a placeholder).
-    static func settlingSingleFaceSpeaker(segment: String?, speech: Bool) -> String {
-        let (table, window) = segment.map { ("segment_results", " AND segment_index = \($0)") } ?? ("stream_results", "")
-        let video = "clip_id = $1\(window) AND stream = 'video' AND speaker_status = 'single_face'"
-        let index = segment ?? "0"
+    /// (a result that replaces another settles it again); other clips are left as they are. The statement's `$1` is
+    /// the clip and, for a long clip's window (`window`), `$2` the window's index.
+    static func settlingSingleFaceSpeaker(window: Bool, speech: Bool) -> String {
+        let (table, index) = window ? ("segment_results", "$2") : ("stream_results", "0")
+        let video = "clip_id = $1\(window ? " AND segment_index = $2" : "") AND stream = 'video' AND speaker_status = 'single_face'"
         return """
             video AS (SELECT track FROM \(table) WHERE \(video)),
             seen AS (SELECT sum(frames) AS frames FROM face_tracks WHERE clip_id = $1 AND segment_index = \(index)),

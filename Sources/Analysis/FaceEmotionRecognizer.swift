@@ -124,7 +124,7 @@ public final class FaceEmotionRecognizer {
             let factor = Double(aligner.size) / Double(max(image.width, image.height))
             return try aligner.warp(image, AffineTransform([factor, 0, 0, 0, factor, 0]))
         }
-        guard let face = try FaceTracker(detector: detector, search: search).faces(in: image).max(by: { $0.face.area < $1.face.area })?.face else {
+        guard let face = try FaceTracker(detector: detector, search: search).faces(in: image, at: 0).max(by: { $0.face.area < $1.face.area })?.face else {
             throw StreamFailure(code: StreamFailure.noFace, reason: "no face found in the image")
         }
         return try aligner.crop(image, landmarks: face.landmarks)
@@ -142,7 +142,7 @@ public final class FaceEmotionRecognizer {
     ///   shows a face, `VisionError`/`AnalysisError` for model failures.
     public func analyze(
         _ source: MediaSource,
-        sampling: FrameSampling = .rate(framesPerSecond: 5),
+        sampling: FrameSampling = .rate(framesPerSecond: 10),
         range: TimeRange? = nil,
         options: MediaOpenOptions = .init()
     ) throws -> FaceAnalysis {
@@ -166,7 +166,7 @@ public final class FaceEmotionRecognizer {
             frameWidth = frame.width
             let image = GrayImage(width: frame.width, height: frame.height, pixels: frame.pixels)
             var mark = clock.now
-            let faces = try tracker.faces(in: image)
+            let faces = try tracker.faces(in: image, at: frame.timestamp)
             detection += clock.now - mark
             for (track, face) in faces {
                 mark = clock.now
@@ -175,7 +175,11 @@ public final class FaceEmotionRecognizer {
                 mark = clock.now
                 let logits = try logits(forAligned: crop)
                 inference += clock.now - mark
-                evidence[track, default: []].append(FrameEvidence(logits: logits, detectionScore: face.score, faceSize: face.height))
+                evidence[track, default: []].append(FrameEvidence(logits: logits, detectionScore: face.score, faceSize: face.height,
+                                                                   time: frame.timestamp))
+                // A track's path holds the frames where it was searched for and found (the active speaker models
+                // interpolate between them); a face carried over between searches adds only its reading.
+                guard tracker.searchedLastFrame else { continue }
                 paths[track, default: TrackPath(track: track)].times.append(frame.timestamp)
                 paths[track]!.faces.append(face)
             }

@@ -8,11 +8,14 @@ public struct FrameEvidence: Sendable, Equatable, Codable {
     public var detectionScore: Double
     /// Face height in pixels (as found in the frame).
     public var faceSize: Double
+    /// When the frame was shown, in seconds from the start of the media (`nil` where unknown).
+    public var time: Double?
 
-    public init(logits: [Float], detectionScore: Double, faceSize: Double) {
+    public init(logits: [Float], detectionScore: Double, faceSize: Double, time: Double? = nil) {
         self.logits = logits
         self.detectionScore = detectionScore
         self.faceSize = faceSize
+        self.time = time
     }
 }
 
@@ -36,9 +39,18 @@ public enum FrameAggregation: String, Sendable, CaseIterable, Codable {
     case baselineDeparture = "baseline_departure"
     /// Mean logits of the third of the frames that depart most from the track's baseline (as `baselineDeparture`).
     case peakDeparture = "peak_departure"
+    /// The expression's apex, as posed-expression sets label a sequence by its peak frame: mean logits of the frames
+    /// that depart most from the track's baseline (as `baselineDeparture`), as many as `apexDuration` holds at the
+    /// track's sampling rate (four at the worker's 10 frames per second). A face that never departs is read at its most departing
+    /// frames, which still look like its resting face.
+    case apex = "apex"
 
     /// Weight every frame keeps under `baselineDeparture`, so that a steady face is weighed evenly.
     static let departureFloor = 0.05
+    /// Seconds of frames that `apex` reads: a posed expression holds its peak for a few hundred milliseconds.
+    static let apexDuration = 0.4
+    /// Frames per second `apex` assumes where the frames carry no time (the video worker's default sampling).
+    static let assumedFrameRate = 10.0
 
     /// The clip logits, or `nil` without frames. `neutral` is the index of the `neutral` output; without it the
     /// baseline of the departure methods is the track's median frame.
@@ -74,7 +86,21 @@ public enum FrameAggregation: String, Sendable, CaseIterable, Codable {
             let departures = Self.departures(frames, neutral: neutral, count: count)
             let ranked = zip(frames, departures).sorted { $0.1 > $1.1 }.map(\.0)
             return Self.meanLogits.clipLogits(Array(ranked.prefix(max(1, (frames.count + 2) / 3))))
+        case .apex:
+            let departures = Self.departures(frames, neutral: neutral, count: count)
+            let ranked = zip(frames, departures).sorted { $0.1 > $1.1 }.map(\.0)
+            let apexFrames = Int((Self.apexDuration * Self.frameRate(frames)).rounded())
+            return Self.meanLogits.clipLogits(Array(ranked.prefix(max(1, apexFrames))))
         }
+    }
+
+    /// Frames per second of a track, from its frames' times (`assumedFrameRate` where they have none).
+    static func frameRate(_ frames: [FrameEvidence]) -> Double {
+        let times = frames.compactMap(\.time)
+        guard times.count == frames.count, times.count > 1, let first = times.min(), let last = times.max(), last > first else {
+            return assumedFrameRate
+        }
+        return Double(times.count - 1) / (last - first)
     }
 
     /// Each frame's total-variation distance (0...1) between its probabilities and the track's baseline.

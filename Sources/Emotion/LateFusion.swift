@@ -40,9 +40,9 @@ public struct FusedPrediction: Sendable, Equatable, Codable {
 /// log-probabilities), renormalised. Each stream is calibrated in its serving domain and the weights come from the
 /// model cards (`training/fusion/fit.py`, `Models/FUSION.md`); they are not normalised, so they also set how sharp
 /// the fused distribution is (weights 1 and 1: the product of the calibrated posteriors).
-/// With one stream missing it answers from the other and says so; a face stream that reads `neutral` less surely than
-/// `minimumFaceConfidence` leaves the voice to decide (the fused probabilities are the voice's; basis `both`, since both
-/// streams answered, and the disagreement measured as usual).
+/// With one stream missing it answers from the other and says so; a face stream that reads `neutral` leaves the voice
+/// to decide (the fused probabilities are the voice's; basis `both`, since both streams answered, and the
+/// disagreement measured as usual).
 public struct LateFusion: Sendable, Equatable {
     /// Weight of the speech stream (from its model card).
     public var audioWeight: Double
@@ -61,12 +61,6 @@ public struct LateFusion: Sendable, Equatable {
     /// pairs (`Models/FUSION.md`) 7 % of pairs, where the two streams tell different stories and the fused label
     /// rests on the more confident one.
     public static let strongDisagreement: Float = 0.5
-    /// Calibrated confidence below which a face that reads `neutral` does not vote when there is a voice. On video of
-    /// people the face model has not seen, its unsure answers are `neutral` read off a posed expression, and weighed
-    /// like a voice they pull a right voice down; an unsure face that reads an expression is evidence, and votes
-    /// (on held-out people, gating those too cost 5 points against the face alone: `Models/FUSION.md`).
-    public static let minimumFaceConfidence: Float = 0.6
-
     /// `FusedPrediction.reason` when the voice belongs to nobody in view and no face is fused with it.
     public static let speakerNotVisible = "speaker_not_visible"
 
@@ -86,7 +80,10 @@ public struct LateFusion: Sendable, Equatable {
         case (let audio?, let video?):
             let overlap = zip(audio.probabilities, video.probabilities).map { (Double($0) * Double($1)).squareRoot() }.reduce(0, +)
             let disagreement = Float(max(0, 1 - overlap))
-            guard video.confidence >= Self.minimumFaceConfidence || video.label != .neutral else {
+            // A face that reads `neutral` saw no expression even at its apex: on video of people the face model has
+            // not seen that is as often a brief or subtle expression missed as a neutral face, and as sure either way
+            // (`Models/FUSION.md`), so it does not vote against a voice. A face that reads an expression votes.
+            guard video.label != .neutral else {
                 return FusedPrediction(probabilities: audio.probabilities, basis: .both, disagreement: disagreement)
             }
             let scores = zip(audio.probabilities, video.probabilities).map { a, v in

@@ -58,6 +58,32 @@ let canonicalMapping = Dictionary(uniqueKeysWithValues: EmotionLabel.allCases.ma
         #expect(withoutNeutral[0] > withoutNeutral[1])
     }
 
+    @Test func apexReadsTheFewHundredMillisecondsOfExpression() throws {
+        func frame(_ logits: [Float], at time: Double?) -> FrameEvidence {
+            FrameEvidence(logits: logits, detectionScore: 0.9, faceSize: 100, time: time)
+        }
+        // 3 s at 10 frames per second: [surprise, neutral] logits, the expression in 3 frames (0.3 s) of 30, the
+        // first of them weaker.
+        let logits: [[Float]] = (0..<30).map { index -> [Float] in
+            switch index {
+            case 12: [1, 0]
+            case 13, 14: [2.5, 0]
+            default: [0, 3]
+            }
+        }
+        let take = logits.enumerated().map { frame($0.element, at: Double($0.offset) / 10) }
+        #expect(try #require(FrameAggregation.peakDeparture.clipLogits(take, neutral: 1))[0] < 1)  // diluted: neutral
+        // The apex is the 0.4 s departing most: the three frames of expression and one resting frame.
+        let apex = try #require(FrameAggregation.apex.clipLogits(take, neutral: 1))
+        #expect(apex == [1.5, 0.75])
+        #expect(FrameAggregation.apex.clipLogits(take.map { frame($0.logits, at: nil) }, neutral: 1) == apex)  // 10 fps assumed
+        // At 5 frames per second the same 0.4 s is two frames: both read the expression.
+        let sparse = take.enumerated().filter { $0.offset % 2 == 0 }.map(\.element)
+        #expect(FrameAggregation.apex.clipLogits(sparse, neutral: 1) == [1.75, 0])
+        // A face that never moves reads as itself.
+        #expect(FrameAggregation.apex.clipLogits((0..<10).map { frame([1, 2], at: Double($0) / 10) }, neutral: 1) == [1, 2])
+    }
+
     @Test func calmAndNeutralProbabilitiesAreSummed() {
         // neutral and calm each a bit below happy, but together above it.
         let logits: [Float] = [2, 2, 2.5, -9, -9, -9, -9, -9]
@@ -112,19 +138,21 @@ let canonicalMapping = Dictionary(uniqueKeysWithValues: EmotionLabel.allCases.ma
         #expect(flipped.fuse(audio: prediction(peak: .angry), video: prediction(peak: .happy))?.label == .happy)
     }
 
-    @Test func anUnsureNeutralFaceLeavesTheVoiceToDecide() throws {
-        // A face that reads neutral less surely than LateFusion.minimumFaceConfidence leaves the voice to decide; a
-        // sure face and an unsure voice go the face's way (weights 1, 1); without a voice the face answers, sure or not.
+    @Test func aNeutralFaceLeavesTheVoiceToDecide() throws {
+        // A face that reads neutral, sure or not, leaves the voice to decide; a sure face that reads an expression and
+        // an unsure voice go the face's way (weights 1, 1); without a voice the face answers, neutral or not.
         let product = LateFusion(audioWeight: 1, videoWeight: 1)
         let voice = prediction(peak: .sad, strength: 2.5)
-        let unsureFace = prediction(peak: .neutral, strength: 0.8)
-        #expect(unsureFace.confidence < LateFusion.minimumFaceConfidence)
-        let gated = try #require(product.fuse(audio: voice, video: unsureFace))
-        #expect(gated.label == .sad && gated.basis == .both && gated.probabilities == voice.probabilities)
-        #expect(gated.disagreement != nil)
+        for neutralFace in [prediction(peak: .neutral, strength: 0.8), prediction(peak: .neutral, strength: 6)] {
+            let gated = try #require(product.fuse(audio: voice, video: neutralFace))
+            #expect(gated.label == .sad && gated.basis == .both && gated.probabilities == voice.probabilities)
+            #expect(gated.disagreement != nil)
+            let faceAlone = try #require(product.fuse(audio: nil, video: neutralFace))
+            #expect(faceAlone.label == .neutral && faceAlone.basis == .videoOnly)
+        }
         #expect(try #require(product.fuse(audio: prediction(peak: .sad, strength: 0.5), video: prediction(peak: .surprise, strength: 3))).label == .surprise)
-        let faceAlone = try #require(product.fuse(audio: nil, video: unsureFace))
-        #expect(faceAlone.label == .neutral && faceAlone.basis == .videoOnly)
+        // A voice that reads neutral with a face that does too: neutral.
+        #expect(product.fuse(audio: prediction(peak: .neutral), video: prediction(peak: .neutral, strength: 6))?.label == .neutral)
     }
 
     @Test func anUnsureFaceThatReadsAnExpressionStillVotes() throws {
@@ -132,7 +160,7 @@ let canonicalMapping = Dictionary(uniqueKeysWithValues: EmotionLabel.allCases.ma
         // voice keeps its answer.
         let product = LateFusion(audioWeight: 1, videoWeight: 1)
         let unsureSurprise = prediction(peak: .surprise, strength: 0.9)
-        #expect(unsureSurprise.confidence < LateFusion.minimumFaceConfidence)
+        #expect(unsureSurprise.confidence < 0.6)
         let unsureVoice = prediction(peak: .sad, strength: 0.5)
         let fused = try #require(product.fuse(audio: unsureVoice, video: unsureSurprise))
         #expect(fused.label == .surprise && fused.probabilities != unsureVoice.probabilities)

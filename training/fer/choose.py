@@ -4,7 +4,7 @@
 
 For every `epoch-N.pt` and every blend of the heads (train.BLENDS) it prints PublicTest on both label sets (as
 exported: one pass, no mirror averaging), CK+ held-out subjects and the clips (`clips.py` crops) by each frame
-aggregation (the Swift `FrameAggregation` rules, mirrored here: mean logits, baseline departure, peak departure).
+aggregation (the Swift `FrameAggregation` rules, mirrored here: mean logits, baseline departure, peak departure, apex).
 The exported model keeps the perceived head as its vote head and serves a blend (`export.py`), so the choice is an
 epoch and a served blend: among the epochs whose perceived head (blend 1) keeps PublicTest's FER+ majority accuracy
 at `--min-ferplus` or more, the blends within `--clip-tolerance` clips of the best clip accuracy (by the better of
@@ -30,6 +30,7 @@ from train import aligned, ckplus_fold, load, load_clips  # noqa: E402
 
 NEUTRAL = LABELS.index("neutral")
 DEPARTURE_FLOOR = 0.05  # FrameAggregation.departureFloor
+APEX_DURATION = 0.4  # FrameAggregation.apexDuration, seconds
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -44,18 +45,24 @@ def departures(logits: np.ndarray) -> np.ndarray:
     return 0.5 * np.abs(p - rest.mean(0)).sum(1)
 
 
-def aggregate(logits: np.ndarray, method: str) -> np.ndarray:
+def aggregate(logits: np.ndarray, method: str, times: np.ndarray) -> np.ndarray:
+    """One clip's logits from its frames' (`times`: seconds, for the apex's frame count)."""
     if method == "mean_logits":
         return logits.mean(0)
     d = departures(logits)
     if method == "baseline_departure":
         w = d + DEPARTURE_FLOOR
         return (logits * w[:, None]).sum(0) / w.sum()
-    top = np.argsort(-d, kind="stable")[: max(1, (len(logits) + 2) // 3)]
-    return logits[top].mean(0)
+    if method == "apex":
+        span = float(times.max() - times.min()) if len(times) > 1 else 0.0
+        rate = (len(times) - 1) / span if span > 0 else 5.0
+        count = max(1, int(np.floor(APEX_DURATION * rate + 0.5)))  # Swift rounds halves away from zero
+    else:
+        count = max(1, (len(logits) + 2) // 3)
+    return logits[np.argsort(-d, kind="stable")[:count]].mean(0)
 
 
-METHODS = ("mean_logits", "baseline_departure", "peak_departure")
+METHODS = ("mean_logits", "baseline_departure", "peak_departure", "apex")
 
 
 def main():
@@ -99,7 +106,7 @@ def main():
                        "public_fer2013": float((pred == public["fer"]).mean())}
             by_method = {}
             for method in METHODS:
-                right = [aggregate(mix[clips["clip"] == i], method).argmax() == label
+                right = [aggregate(mix[clips["clip"] == i], method, clips["time"][clips["clip"] == i]).argmax() == label
                          for i, label in enumerate(clips["labels"])]
                 by_method[method] = float(np.mean(right))
             rows.append({"checkpoint": str(path), "epoch": state["epoch"], "blend": w, **figures, "clips_by_method": by_method})

@@ -219,7 +219,8 @@ def main():
         for index, head in enumerate(heads):
             block = frame_logits[:, index * len(LABELS):(index + 1) * len(LABELS)]
             clip_figures[head or "model"] = {
-                method: round(float(np.mean([aggregate(block[clips["clip"] == i], method).argmax() == label
+                method: round(float(np.mean([aggregate(block[clips["clip"] == i], method,
+                                                       clips["time"][clips["clip"] == i]).argmax() == label
                                              for i, label in enumerate(clips["labels"])])), 4)
                 for method in METHODS}
 

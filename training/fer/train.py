@@ -70,7 +70,7 @@ def load_clips(path: str):
     if not Path(path).exists():
         return None
     d = np.load(path)
-    return dict(crops=d["crops"], clip=d["clip"], labels=d["labels"])
+    return dict(crops=d["crops"], clip=d["clip"], labels=d["labels"], time=d["time"])
 
 
 def clip_accuracy(frame_logits: np.ndarray, clips: dict) -> float:

@@ -47,7 +47,8 @@ import numpy as np
 
 CANONICAL = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 STRONG_DISAGREEMENT = 0.5
-MIN_FACE_CONFIDENCE = 0.6  # LateFusion.minimumFaceConfidence: a less sure `neutral` face leaves the voice to decide
+NEUTRAL = CANONICAL.index("neutral")
+GATE_BEFORE = 0.6  # the rule before: only a `neutral` face less sure than this left the voice to decide
 FLOOR = 1e-6
 
 
@@ -86,8 +87,8 @@ def fit_temperature(records, card, truth) -> float:
 
 
 def fuse(pa: np.ndarray, pv: np.ndarray, wa: float, wv: float, gate: bool = True) -> np.ndarray:
-    """`LateFusion.fuse`: the weighted geometric mean; with `gate`, rows whose face reads `neutral` less surely than
-    MIN_FACE_CONFIDENCE keep the voice's probabilities."""
+    """`LateFusion.fuse`: the weighted geometric mean; with `gate`, rows whose face reads `neutral` keep the voice's
+    probabilities."""
     scores = wa * np.log(np.maximum(pa, FLOOR)) + wv * np.log(np.maximum(pv, FLOOR))
     scores -= scores.max(1, keepdims=True)
     p = np.exp(scores)
@@ -96,14 +97,14 @@ def fuse(pa: np.ndarray, pv: np.ndarray, wa: float, wv: float, gate: bool = True
 
 
 def face_gated(pv: np.ndarray) -> np.ndarray:
-    """Rows whose face reads `neutral` less surely than MIN_FACE_CONFIDENCE: the voice decides there."""
-    return (pv.max(1) < MIN_FACE_CONFIDENCE) & (pv.argmax(1) == CANONICAL.index("neutral"))
+    """Rows whose face reads `neutral` (`LateFusion`: no expression seen, no vote against a voice): the voice decides."""
+    return pv.argmax(1) == NEUTRAL
 
 
-def fuse_gating_every_unsure_face(pa: np.ndarray, pv: np.ndarray, wa: float, wv: float) -> np.ndarray:
-    """The rule before: every face less sure than MIN_FACE_CONFIDENCE left the voice to decide (reported beside)."""
+def fuse_gate_before(pa: np.ndarray, pv: np.ndarray, wa: float, wv: float) -> np.ndarray:
+    """The rule before: only a `neutral` face less sure than GATE_BEFORE left the voice to decide (reported beside)."""
     p = fuse(pa, pv, wa, wv, gate=False)
-    return np.where((pv.max(1) < MIN_FACE_CONFIDENCE)[:, None], pa, p)
+    return np.where((face_gated(pv) & (pv.max(1) < GATE_BEFORE))[:, None], pa, p)
 
 
 def strong_disagreement(pa: np.ndarray, pv: np.ndarray) -> np.ndarray:
@@ -272,7 +273,7 @@ def rule_accuracies(pa, pv, truth, wa, wv) -> dict:
         return float((p.argmax(1) == truth).mean())
     return {"accuracy_audio": accuracy(pa), "accuracy_video": accuracy(pv), "accuracy_fused": accuracy(fuse(pa, pv, wa, wv)),
             "accuracy_fused_without_face_gate": accuracy(fuse(pa, pv, wa, wv, gate=False)),
-            "accuracy_fused_gating_every_unsure_face": accuracy(fuse_gating_every_unsure_face(pa, pv, wa, wv))}
+            "accuracy_fused_rule_before": accuracy(fuse_gate_before(pa, pv, wa, wv))}
 
 
 def clip_figures(ca, cv, truth, wa, wv) -> dict:

@@ -41,14 +41,15 @@ final class RealVideoFaceTests {
     }
 
     /// The face found in most frames, read as in the original: the same label and nearly the same distribution
-    /// (total variation distance below 0.25).
+    /// (total variation distance below 0.3: the clip is read at its apex, and the take's 200 ms surprise is two
+    /// sampled frames or one of the apex's four, depending on where the samples fall in the re-encoded video).
     func expectSameFace(_ analysis: FaceAnalysis, _ name: String) {
         #expect(Double(analysis.facesFound) >= 0.8 * Double(analysis.framesSampled),
                 "\(name): the face in \(analysis.facesFound) of \(analysis.framesSampled) frames")
         #expect(analysis.prediction.label == original.prediction.label,
                 "\(name): \(analysis.prediction.label) (\(analysis.prediction.confidence)), originally \(original.prediction.label)")
         let distance = zip(analysis.prediction.probabilities, original.prediction.probabilities).map { abs($0 - $1) }.reduce(0, +) / 2
-        #expect(distance < 0.25, "\(name): probabilities moved by \(distance)")
+        #expect(distance < 0.3, "\(name): probabilities moved by \(distance)")
     }
 
     @Test func theOriginalShowsOneUprightFaceInEveryFrame() {

@@ -30,7 +30,7 @@ public final class ClipAnalyzer {
     public var options: MediaOpenOptions
 
     /// Loads both models from `modelsDirectory`; fusion weights come from their cards.
-    public init(modelsDirectory: URL, sampling: FrameSampling = .rate(framesPerSecond: 10), options: MediaOpenOptions = .init()) throws {
+    public init(modelsDirectory: URL, sampling: FrameSampling = .rate(framesPerSecond: FaceEmotionRecognizer.framesPerSecond), options: MediaOpenOptions = .init()) throws {
         speech = try SpeechEmotionRecognizer(modelsDirectory: modelsDirectory)
         face = try FaceEmotionRecognizer(modelsDirectory: modelsDirectory)
         fusion = LateFusion(audioWeight: speech.card.fusionWeight, videoWeight: face.card.fusionWeight)

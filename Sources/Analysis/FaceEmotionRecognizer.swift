@@ -38,6 +38,10 @@ public struct FaceAnalysis: Sendable, Codable, Equatable {
 ///
 /// Owns its detector and network; not thread-safe — give each thread its own instance.
 public final class FaceEmotionRecognizer {
+    /// Frames of video read per second unless told otherwise: enough that a posed expression of 200 ms is two or
+    /// three of them (the `apex` aggregation), with faces searched in every other one (`FaceSearch.searchSpacing`).
+    public static let framesPerSecond = 10.0
+
     public let card: ModelCard
     public let mapping: [String: EmotionLabel]
     public let aligner: FaceAligner
@@ -142,7 +146,7 @@ public final class FaceEmotionRecognizer {
     ///   shows a face, `VisionError`/`AnalysisError` for model failures.
     public func analyze(
         _ source: MediaSource,
-        sampling: FrameSampling = .rate(framesPerSecond: 10),
+        sampling: FrameSampling = .rate(framesPerSecond: FaceEmotionRecognizer.framesPerSecond),
         range: TimeRange? = nil,
         options: MediaOpenOptions = .init()
     ) throws -> FaceAnalysis {

@@ -20,7 +20,7 @@ public struct ModelOptions: ParsableArguments {
 /// How the video stream samples frames; shared by the commands that read video.
 public struct SamplingOptions: ParsableArguments {
     @Option(name: .customLong("fps"), help: "Frames per second of video to read faces in (searched at most every 0.15 s).")
-    public var framesPerSecond: Double = 10
+    public var framesPerSecond = FaceEmotionRecognizer.framesPerSecond
 
     @Flag(name: .customLong("reference-sampling"), help: "Sample like the reference project: every 3rd frame after the first 20 (overrides --fps).")
     public var referenceSampling = false

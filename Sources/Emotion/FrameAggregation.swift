@@ -49,7 +49,8 @@ public enum FrameAggregation: String, Sendable, CaseIterable, Codable {
     static let departureFloor = 0.05
     /// Seconds of frames that `apex` reads: a posed expression holds its peak for a few hundred milliseconds.
     static let apexDuration = 0.4
-    /// Frames per second `apex` assumes where the frames carry no time (the video worker's default sampling).
+    /// Frames per second `apex` assumes where the frames carry no time (the video worker's default sampling,
+    /// `FaceEmotionRecognizer.framesPerSecond`).
     static let assumedFrameRate = 10.0
 
     /// The clip logits, or `nil` without frames. `neutral` is the index of the `neutral` output; without it the
@@ -83,15 +84,17 @@ public enum FrameAggregation: String, Sendable, CaseIterable, Codable {
             let departures = Self.departures(frames, neutral: neutral, count: count)
             return Self.weightedMean(frames.map(\.logits), weights: departures.map { $0 + Self.departureFloor }, count: count)
         case .peakDeparture:
-            let departures = Self.departures(frames, neutral: neutral, count: count)
-            let ranked = zip(frames, departures).sorted { $0.1 > $1.1 }.map(\.0)
-            return Self.meanLogits.clipLogits(Array(ranked.prefix(max(1, (frames.count + 2) / 3))))
+            return Self.meanOfMostDeparting(frames, neutral: neutral, count: count, keeping: (frames.count + 2) / 3)
         case .apex:
-            let departures = Self.departures(frames, neutral: neutral, count: count)
-            let ranked = zip(frames, departures).sorted { $0.1 > $1.1 }.map(\.0)
             let apexFrames = Int((Self.apexDuration * Self.frameRate(frames)).rounded())
-            return Self.meanLogits.clipLogits(Array(ranked.prefix(max(1, apexFrames))))
+            return Self.meanOfMostDeparting(frames, neutral: neutral, count: count, keeping: apexFrames)
         }
+    }
+
+    /// Mean logits of the `keeping` frames (at least one) that depart most from the track's baseline.
+    private static func meanOfMostDeparting(_ frames: [FrameEvidence], neutral: Int?, count: Int, keeping: Int) -> [Float]? {
+        let ranked = zip(frames, departures(frames, neutral: neutral, count: count)).sorted { $0.1 > $1.1 }.map(\.0)
+        return meanLogits.clipLogits(Array(ranked.prefix(max(1, keeping))))
     }
 
     /// Frames per second of a track, from its frames' times (`assumedFrameRate` where they have none).

@@ -31,6 +31,7 @@ from train import aligned, ckplus_fold, load, load_clips  # noqa: E402
 NEUTRAL = LABELS.index("neutral")
 DEPARTURE_FLOOR = 0.05  # FrameAggregation.departureFloor
 APEX_DURATION = 0.4  # FrameAggregation.apexDuration, seconds
+ASSUMED_FRAME_RATE = 10.0  # FrameAggregation.assumedFrameRate: a clip of one frame
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -55,7 +56,7 @@ def aggregate(logits: np.ndarray, method: str, times: np.ndarray) -> np.ndarray:
         return (logits * w[:, None]).sum(0) / w.sum()
     if method == "apex":
         span = float(times.max() - times.min()) if len(times) > 1 else 0.0
-        rate = (len(times) - 1) / span if span > 0 else 5.0
+        rate = (len(times) - 1) / span if span > 0 else ASSUMED_FRAME_RATE
         count = max(1, int(np.floor(APEX_DURATION * rate + 0.5)))  # Swift rounds halves away from zero
     else:
         count = max(1, (len(logits) + 2) // 3)
